@@ -1,0 +1,74 @@
+"""python -m model_store {list,show,promote,rollback,verify}: manage published versions."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from model_store.onnx_io import check_parity_sample, open_session
+from model_store.store import DEFAULT_ROOT, ModelStore, StoreError
+
+STORE_ENV = "MODEL_STORE_DIR"
+
+
+def verify(store: ModelStore, version: str) -> str:
+    """SHA-256 check, then the stored parity sample through onnxruntime."""
+    stored = store.load(version)
+    diff = check_parity_sample(open_session(stored.onnx_bytes), stored.metadata)
+    return f"{version}: ok (sha256 {stored.metadata['model_sha256'][:12]}…, parity {diff:.2g})"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m model_store", description=__doc__)
+    parser.add_argument(
+        "--store",
+        default=os.environ.get(STORE_ENV, str(DEFAULT_ROOT)),
+        help=f"store folder (default: ${STORE_ENV} or {DEFAULT_ROOT})",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("list", help="versions, oldest first; * marks the current one")
+    show = commands.add_parser("show", help="a version's metadata as JSON")
+    show.add_argument("version", nargs="?", help="default: the current version")
+    promote = commands.add_parser("promote", help="make a version the current one")
+    promote.add_argument("version")
+    commands.add_parser("rollback", help="promote the version published before the current one")
+    check = commands.add_parser("verify", help="check SHA-256 and parity of versions")
+    check.add_argument("version", nargs="*", help="default: every version")
+    args = parser.parse_args(argv)
+
+    store = ModelStore(args.store)
+    try:
+        if args.command == "list":
+            try:
+                current = store.current_version()
+            except StoreError:
+                current = None
+            for version in store.versions():
+                metrics = store.metadata(version).get("metrics", {})
+                mark = "*" if version == current else " "
+                print(
+                    f"{mark} {version}  holdout R² {metrics.get('holdout_r2', float('nan')):.4f}"
+                    f"  MAE {metrics.get('holdout_mae', float('nan')):.3f}"
+                )
+        elif args.command == "show":
+            print(json.dumps(store.metadata(args.version or store.current_version()), indent=2))
+        elif args.command == "promote":
+            store.promote(args.version)
+            print(f"current version: {args.version}")
+        elif args.command == "rollback":
+            version = store.previous_version()
+            store.promote(version)
+            print(f"rolled back; current version: {version}")
+        elif args.command == "verify":
+            for version in args.version or store.versions():
+                print(verify(store, version))
+    except StoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

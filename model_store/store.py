@@ -1,0 +1,210 @@
+"""The model store's on-disk format. This module is the only one that knows it.
+
+    <root>/
+      CURRENT                    the served version's id, one line
+      versions/<id>/model.onnx   the ONNX graph
+      versions/<id>/metadata.json
+
+A version is immutable: it is assembled in a hidden staging folder and appears
+under `versions/` by one atomic rename, files read-only. `CURRENT` is replaced
+atomically (write a temporary file, fsync, rename), so a crash at any point
+leaves either the old pointer or the new one, never a broken one, and never a
+half-written version. Loading checks the model's SHA-256 against its metadata.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_ROOT = Path(__file__).resolve().parent
+VERSIONS_DIR = "versions"
+POINTER_FILE = "CURRENT"
+MODEL_FILE = "model.onnx"
+METADATA_FILE = "metadata.json"
+FORMAT_VERSION = 1
+_STAGING_PREFIX = ".staging-"
+
+
+class StoreError(Exception):
+    """A model store operation could not be done; the message says why."""
+
+
+class VersionNotFound(StoreError):
+    pass
+
+
+class IntegrityError(StoreError):
+    """A stored model does not match the SHA-256 recorded when it was published."""
+
+
+@dataclass(frozen=True)
+class StoredModel:
+    version: str
+    metadata: dict
+    onnx_bytes: bytes
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class ModelStore:
+    """Immutable, versioned ONNX models with their metadata, under one root folder."""
+
+    def __init__(self, root: Path | str = DEFAULT_ROOT) -> None:
+        self.root = Path(root)
+        self._versions = self.root / VERSIONS_DIR
+        self._pointer = self.root / POINTER_FILE
+
+    # -- reading ---------------------------------------------------------
+
+    def versions(self) -> list[str]:
+        """Published version ids, oldest first (ids sort by publication time)."""
+        if not self._versions.is_dir():
+            return []
+        return sorted(
+            p.name
+            for p in self._versions.iterdir()
+            if p.is_dir() and not p.name.startswith(".") and (p / METADATA_FILE).is_file()
+        )
+
+    def current_version(self) -> str:
+        try:
+            version = self._pointer.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            raise StoreError(
+                f"no current model in {self.root}: publish one (make publish) "
+                f"or promote one (python -m model_store promote VERSION)"
+            ) from None
+        if not (self._versions / version / METADATA_FILE).is_file():
+            raise StoreError(f"{self._pointer} names version {version!r}, which is not in the store")
+        return version
+
+    def metadata(self, version: str) -> dict:
+        path = self._version_dir(version) / METADATA_FILE
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise IntegrityError(f"cannot read {path}: {exc}") from exc
+
+    def load(self, version: str | None = None) -> StoredModel:
+        """Read a version (the current one by default), refusing it if its SHA-256 differs."""
+        version = version or self.current_version()
+        metadata = self.metadata(version)
+        model_path = self._version_dir(version) / MODEL_FILE
+        try:
+            onnx_bytes = model_path.read_bytes()
+        except OSError as exc:
+            raise IntegrityError(f"cannot read {model_path}: {exc}") from exc
+        actual = sha256_hex(onnx_bytes)
+        if actual != metadata.get("model_sha256"):
+            raise IntegrityError(
+                f"{model_path} has SHA-256 {actual}, but its metadata records "
+                f"{metadata.get('model_sha256')}: the file was altered or corrupted; "
+                f"promote another version or publish again"
+            )
+        return StoredModel(version=version, metadata=metadata, onnx_bytes=onnx_bytes)
+
+    def previous_version(self) -> str:
+        """The version published just before the current one: what a rollback goes back to."""
+        current = self.current_version()
+        older = [v for v in self.versions() if v < current]
+        if not older:
+            raise StoreError(f"nothing to roll back to: {current} is the oldest version")
+        return older[-1]
+
+    # -- writing ---------------------------------------------------------
+
+    def publish(self, onnx_bytes: bytes, metadata: dict, *, promote: bool = True) -> str:
+        """Add a new immutable version and (by default) make it current. Returns its id.
+
+        `metadata` is completed here with what the store guarantees: version id,
+        format, creation time and the model's SHA-256.
+        """
+        self._versions.mkdir(parents=True, exist_ok=True)
+        digest = sha256_hex(onnx_bytes)
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        for attempt in range(1, 100):
+            version = f"{stamp}-{digest[:8]}" + (f"-{attempt}" if attempt > 1 else "")
+            staging = self._versions / f"{_STAGING_PREFIX}{uuid.uuid4().hex}"
+            full = {
+                **metadata,
+                "format_version": FORMAT_VERSION,
+                "version": version,
+                "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "model_file": MODEL_FILE,
+                "model_sha256": digest,
+            }
+            try:
+                staging.mkdir()
+                _write_durably(staging / MODEL_FILE, onnx_bytes)
+                _write_durably(staging / METADATA_FILE, _dump_json(full))
+                os.chmod(staging, 0o555)
+                try:
+                    # Atomic: the version appears whole or not at all. A taken
+                    # name (two publishes in one second) makes the rename fail.
+                    os.rename(staging, self._versions / version)
+                except OSError:
+                    if (self._versions / version).exists():
+                        continue
+                    raise
+                _fsync_dir(self._versions)
+            finally:
+                if staging.exists():
+                    _remove_tree(staging)
+            if promote:
+                self.promote(version)
+            return version
+        raise StoreError(f"could not find a free version id for {stamp}-{digest[:8]}")
+
+    def promote(self, version: str) -> None:
+        """Make `version` the current one, atomically."""
+        self.load(version)  # refuse to point at a missing or corrupt version
+        tmp = self.root / f".{POINTER_FILE}.{uuid.uuid4().hex}"
+        try:
+            _write_durably(tmp, f"{version}\n".encode())
+            os.replace(tmp, self._pointer)
+        finally:
+            tmp.unlink(missing_ok=True)
+        _fsync_dir(self.root)
+
+    def _version_dir(self, version: str) -> Path:
+        if not version or "/" in version or version.startswith("."):
+            raise VersionNotFound(f"{version!r} is not a version id")
+        path = self._versions / version
+        if not path.is_dir():
+            known = ", ".join(self.versions()[-5:]) or "none"
+            raise VersionNotFound(f"no version {version!r} in {self.root} (latest: {known})")
+        return path
+
+
+def _dump_json(data: dict) -> bytes:
+    return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+
+
+def _write_durably(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.chmod(path, 0o444)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _remove_tree(path: Path) -> None:
+    os.chmod(path, 0o755)
+    shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,1 @@
+"""Offline training: data, candidate pipelines, selection by cross-validation."""
