@@ -1,0 +1,37 @@
+"""scikit-learn pipeline → ONNX graph that takes raw student records."""
+
+from __future__ import annotations
+
+from skl2onnx import to_onnx
+from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+from sklearn.pipeline import Pipeline
+
+from train.columns import CATEGORICAL_FEATURES, FEATURES, TARGET
+
+# Fixed, so the same pipeline always converts to the same graph. 18 is the
+# newest default-domain opset every converter we use emits for the
+# onnxruntime we pin; ai.onnx.ml 3 has the tree-ensemble operators.
+TARGET_OPSET = {"": 18, "ai.onnx.ml": 3}
+
+
+def input_types() -> list[tuple[str, object]]:
+    """One (n, 1) input per feature, named as the feature: strings or float32 scores."""
+    return [
+        (
+            name,
+            StringTensorType([None, 1])
+            if name in CATEGORICAL_FEATURES
+            else FloatTensorType([None, 1]),
+        )
+        for name in FEATURES
+    ]
+
+
+def to_onnx_bytes(pipeline: Pipeline) -> bytes:
+    model = to_onnx(
+        pipeline,
+        initial_types=input_types(),
+        final_types=[(TARGET, FloatTensorType([None, 1]))],
+        target_opset=TARGET_OPSET,
+    )
+    return model.SerializeToString()

@@ -1,0 +1,82 @@
+"""What a published version says about itself: everything the server needs, and provenance."""
+
+from __future__ import annotations
+
+from importlib.metadata import version
+
+import pandas as pd
+from sklearn.pipeline import Pipeline
+
+from export.convert import TARGET_OPSET
+from export.parity import ParityReport
+from model_store.schema import CATEGORICAL, NUMERIC
+from train.columns import CATEGORICAL_FEATURES, FEATURES, SCORE_MAX, SCORE_MIN, TARGET
+from train.pipeline import CATEGORIES_TRANSFORMER, PREPROCESS_STEP
+
+EXPORT_LIBRARIES = ("skl2onnx", "onnx", "onnxruntime")
+PARITY_SAMPLE_ROWS = 20
+
+
+def input_schema(pipeline: Pipeline) -> dict:
+    """Features in ONNX input order; categories are those the fitted encoder knows."""
+    encoder = pipeline.named_steps[PREPROCESS_STEP].named_transformers_[CATEGORIES_TRANSFORMER]
+    categories = dict(zip(CATEGORICAL_FEATURES, encoder.categories_, strict=True))
+    features = []
+    for name in FEATURES:
+        if name in categories:
+            features.append(
+                {
+                    "name": name,
+                    "kind": CATEGORICAL,
+                    "categories": [str(c) for c in categories[name]],
+                }
+            )
+        else:
+            features.append(
+                {"name": name, "kind": NUMERIC, "minimum": SCORE_MIN, "maximum": SCORE_MAX}
+            )
+    return {
+        "features": features,
+        "target": {"name": TARGET, "minimum": SCORE_MIN, "maximum": SCORE_MAX},
+    }
+
+
+def parity_sample(pipeline: Pipeline, holdout: pd.DataFrame) -> dict:
+    """A few holdout records with scikit-learn's answers, so `verify` and the server
+    can re-check parity later without scikit-learn."""
+    rows = holdout.head(PARITY_SAMPLE_ROWS)
+    records = [
+        {
+            name: (str(row[name]) if name in CATEGORICAL_FEATURES else float(row[name]))
+            for name in FEATURES
+        }
+        for _, row in rows.iterrows()
+    ]
+    expected = pipeline.predict(rows[list(FEATURES)])
+    return {"records": records, "expected": [float(v) for v in expected]}
+
+
+def build_metadata(
+    run: dict, pipeline: Pipeline, holdout: pd.DataFrame, parity: ParityReport
+) -> dict:
+    """Everything but what the store adds itself (version, time, SHA-256)."""
+    return {
+        "schema": input_schema(pipeline),
+        "onnx": {
+            "opset": TARGET_OPSET,
+            "inputs": list(FEATURES),
+            "output": TARGET,
+        },
+        "estimator": run["estimator"],
+        "metrics": run["metrics"],
+        "leaderboard": run["leaderboard"],
+        "parity": {
+            "max_abs_diff": parity.max_abs_diff,
+            "rows_checked": parity.rows_checked,
+            "tolerance": parity.tolerance,
+        },
+        "parity_sample": parity_sample(pipeline, holdout),
+        "training_data": run["training_data"],
+        "seed": run["seed"],
+        "libraries": {**run["libraries"], **{name: version(name) for name in EXPORT_LIBRARIES}},
+    }
