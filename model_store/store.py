@@ -84,7 +84,9 @@ class ModelStore:
                 f"or promote one (python -m model_store promote VERSION)"
             ) from None
         if not (self._versions / version / METADATA_FILE).is_file():
-            raise StoreError(f"{self._pointer} names version {version!r}, which is not in the store")
+            raise StoreError(
+                f"{self._pointer} names version {version!r}, which is not in the store"
+            )
         return version
 
     def metadata(self, version: str) -> dict:

@@ -1,0 +1,44 @@
+# studypredict — see README.md. `make serve` and `make test` are all a fresh clone needs.
+PYTHON ?= python3.11
+VENV := .venv
+SERVE_VENV := .venv-serve
+DEV := $(VENV)/bin
+SRV := $(SERVE_VENV)/bin
+PIP_FLAGS := --quiet --disable-pip-version-check
+# The Procfile's web command, run as Elastic Beanstalk runs it.
+WEB_COMMAND = $(shell sed -n 's/^web: *//p' Procfile)
+
+.PHONY: install serve train publish test lint bench release-bench soak clean
+
+$(VENV)/.installed: requirements.txt requirements-train.txt requirements-test-serving.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(DEV)/pip install $(PIP_FLAGS) -r requirements-dev.txt
+	touch $@
+
+# The serving environment holds requirements.txt (plus pytest for its tests)
+# and nothing else: what Elastic Beanstalk installs.
+$(SERVE_VENV)/.installed: requirements.txt requirements-test-serving.txt
+	$(PYTHON) -m venv $(SERVE_VENV)
+	$(SRV)/pip install $(PIP_FLAGS) -r requirements-test-serving.txt
+	touch $@
+
+install: $(VENV)/.installed $(SERVE_VENV)/.installed
+
+serve: $(SERVE_VENV)/.installed
+	PATH="$(CURDIR)/$(SERVE_VENV)/bin:$$PATH" $(WEB_COMMAND)
+
+train: $(VENV)/.installed
+	$(DEV)/python -m train $(ARGS)
+
+publish: $(VENV)/.installed
+	$(DEV)/python -m export $(ARGS)
+
+lint: $(VENV)/.installed
+	$(DEV)/ruff check .
+
+test: install lint
+	$(SRV)/python -m pytest tests/server -q
+	$(DEV)/python -m pytest tests -q --ignore=tests/server
+
+clean:
+	rm -rf $(VENV) $(SERVE_VENV) runs .pytest_cache
