@@ -1,0 +1,50 @@
+"""The WSGI application: `create_app` wires it, `get_app` is what Gunicorn runs."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import falcon
+
+from model_store.store import ModelStore, StoreError
+from server.config import RESOLVED_VERSION_ENV, Settings, load_settings
+from server.errors import RequestRejected, handle_rejected, handle_unexpected, serialize_http_error
+from server.middleware import RequestId
+from server.model import ServedModel, load_verified_model
+from server.resources import Health, ModelInfo, Predictions, Ready
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(model: ServedModel | None, settings: Settings) -> falcon.App:
+    """Routes and handlers only; `model` is None when no verified model could be loaded."""
+    app = falcon.App(middleware=[RequestId()])
+    app.req_options.strip_url_path_trailing_slash = True
+    app.add_route("/predictdata", Predictions(model, settings.max_body_bytes, settings.max_rows))
+    app.add_route("/health", Health())
+    app.add_route("/ready", Ready(model))
+    app.add_route("/model", ModelInfo(model))
+    app.add_error_handler(Exception, handle_unexpected)
+    app.add_error_handler(RequestRejected, handle_rejected)
+    app.set_error_serializer(serialize_http_error)
+    return app
+
+
+def get_app() -> falcon.App:
+    """Read the environment, load the version the Gunicorn master verified, build the app.
+
+    Runs in each worker after fork, so every worker owns its onnxruntime session.
+    """
+    settings = load_settings()
+    version = os.environ.get(RESOLVED_VERSION_ENV) or settings.model_version
+    try:
+        model = load_verified_model(ModelStore(settings.store_dir), version, settings.ort_threads)
+    except StoreError as exc:
+        # Keep the worker up and say so on /ready (the health check) rather than
+        # crash-looping: Gunicorn halts entirely when a worker cannot boot.
+        logger.error("no model served: %s", exc)
+        model = None
+    else:
+        logger.info("worker %d serving model version %s", os.getpid(), model.version)
+    return create_app(model, settings)

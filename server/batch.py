@@ -1,0 +1,13 @@
+"""A validated request: the students as columns, ready for the model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Batch:
+    columns: dict[str, list]  # feature name -> values in request order
+    ids: list | None  # None when no student carried an id
+    single: bool  # one JSON object rather than an array
+    size: int

@@ -1,0 +1,67 @@
+"""The server's settings, read once from the environment.
+
+A bad value stops the server at start with a message naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from model_store.store import DEFAULT_ROOT
+
+DEFAULT_PORT = 8000  # what Elastic Beanstalk's nginx proxies to
+DEFAULT_WORKERS = 2  # one per vCPU of a t3.small: the work is CPU-bound
+DEFAULT_ORT_THREADS = 1  # per worker; workers already use every core (see benchmarks/)
+DEFAULT_TIMEOUT = 30
+DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
+DEFAULT_MAX_ROWS = 100_000
+# Set by the Gunicorn master to the version it verified; workers serve exactly it.
+RESOLVED_VERSION_ENV = "STUDYPREDICT_RESOLVED_VERSION"
+
+
+class ConfigError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Settings:
+    port: int = DEFAULT_PORT
+    workers: int = DEFAULT_WORKERS
+    store_dir: Path = DEFAULT_ROOT
+    model_version: str | None = None  # pin a version; default: the store's current one
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_rows: int = DEFAULT_MAX_ROWS
+    ort_threads: int = DEFAULT_ORT_THREADS
+    timeout: int = DEFAULT_TIMEOUT
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int, maximum: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
+    if not 1 <= value <= maximum:
+        raise ConfigError(f"{name}={raw!r} must be between 1 and {maximum}")
+    return value
+
+
+def load_settings(env: Mapping[str, str] = os.environ) -> Settings:
+    store_dir = Path(env.get("MODEL_STORE_DIR") or DEFAULT_ROOT)
+    if not store_dir.is_dir():
+        raise ConfigError(f"MODEL_STORE_DIR={str(store_dir)!r} is not a folder")
+    return Settings(
+        port=_positive_int(env, "PORT", DEFAULT_PORT, 65535),
+        workers=_positive_int(env, "WEB_CONCURRENCY", DEFAULT_WORKERS, 64),
+        store_dir=store_dir,
+        model_version=env.get("MODEL_VERSION", "").strip() or None,
+        max_body_bytes=_positive_int(env, "MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, 2**31),
+        max_rows=_positive_int(env, "MAX_ROWS", DEFAULT_MAX_ROWS, 10_000_000),
+        ort_threads=_positive_int(env, "ORT_INTRA_OP_THREADS", DEFAULT_ORT_THREADS, 64),
+        timeout=_positive_int(env, "GUNICORN_TIMEOUT", DEFAULT_TIMEOUT, 3600),
+    )

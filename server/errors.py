@@ -1,0 +1,108 @@
+"""The client errors the request path raises, and their mapping to HTTP in one place."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+
+import falcon
+import msgspec
+
+logger = logging.getLogger(__name__)
+
+MAX_REPORTED_ERRORS = 100
+
+
+@dataclass(frozen=True)
+class FieldError:
+    row: int | None  # 1-based position of the student in the request; None: the whole body
+    field: str | None
+    message: str
+
+
+class RequestRejected(Exception):
+    """A request we will not score; `status` and the message tell the caller what to fix."""
+
+    status = falcon.HTTP_400
+
+    def __init__(self, message: str, details: list[FieldError] | None = None, total: int = 0):
+        super().__init__(message)
+        self.message = message
+        self.details = details or []
+        self.total = total or len(self.details)
+
+
+class MalformedBody(RequestRejected):
+    status = falcon.HTTP_400
+
+
+class InvalidRecords(RequestRejected):
+    status = falcon.HTTP_422
+
+
+class TooLarge(RequestRejected):
+    status = falcon.HTTP_413
+
+
+class UnsupportedMediaType(RequestRejected):
+    status = falcon.HTTP_415
+
+
+class ModelUnavailable(RequestRejected):
+    status = falcon.HTTP_503
+
+
+class ErrorCollector:
+    """Gathers every bad field of a request; keeps the first MAX_REPORTED_ERRORS."""
+
+    def __init__(self) -> None:
+        self.details: list[FieldError] = []
+        self.total = 0
+
+    def add(self, row: int | None, field: str | None, message: str) -> None:
+        self.total += 1
+        if len(self.details) < MAX_REPORTED_ERRORS:
+            self.details.append(FieldError(row, field, message))
+
+    def raise_if_any(self) -> None:
+        if self.total:
+            rows = len({d.row for d in self.details})
+            raise InvalidRecords(
+                f"{self.total} invalid field(s) in the request (first {len(self.details)} listed, "
+                f"from {rows} row(s)); nothing was scored: fix them and send the request again",
+                self.details,
+                self.total,
+            )
+
+
+def error_body(message: str, details: list[FieldError] = (), total: int = 0) -> bytes:
+    body: dict = {"error": message}
+    if details or total:
+        body["details"] = [asdict(d) for d in details]
+        body["total_errors"] = total
+    return msgspec.json.encode(body)
+
+
+def handle_rejected(req, resp, exc: RequestRejected, params) -> None:
+    resp.status = exc.status
+    resp.content_type = falcon.MEDIA_JSON
+    resp.data = error_body(exc.message, exc.details, exc.total)
+
+
+def serialize_http_error(req, resp, exc: falcon.HTTPError) -> None:
+    """Falcon's own errors (404, 405, …) in the same JSON shape as ours."""
+    message = exc.title if not exc.description else f"{exc.title}: {exc.description}"
+    allowed = (exc.headers or {}).get("Allow")
+    if allowed:
+        message += f"; allowed: {allowed}"
+    resp.content_type = falcon.MEDIA_JSON
+    resp.data = error_body(message)
+
+
+def handle_unexpected(req, resp, exc: Exception, params) -> None:
+    """Our bug, not the caller's: log it with the request id, answer a generic 500."""
+    request_id = getattr(req.context, "request_id", "-")
+    logger.exception("unhandled error, request_id=%s %s %s", request_id, req.method, req.path)
+    resp.status = falcon.HTTP_500
+    resp.content_type = falcon.MEDIA_JSON
+    resp.data = error_body(f"internal error; quote request id {request_id} when reporting it")

@@ -1,0 +1,69 @@
+"""Gunicorn settings for the prediction server (the Procfile runs `gunicorn --config` this file).
+
+The master verifies the model version before any worker starts and again on
+SIGHUP, then pins it for the workers it forks: a corrupt or tampered version
+stops a start with one line, and is refused on reload while the old one serves.
+"""
+
+import logging
+import os
+import sys
+
+from model_store.store import ModelStore, StoreError
+from server.config import RESOLVED_VERSION_ENV, ConfigError, load_settings
+from server.model import verify_version
+
+logging.basicConfig(
+    level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+)
+logger = logging.getLogger("studypredict.gunicorn")
+
+try:
+    settings = load_settings()
+except ConfigError as exc:
+    sys.exit(f"studypredict: configuration error: {exc}")
+
+wsgi_app = "server.app:get_app()"
+# Elastic Beanstalk's nginx proxies to 127.0.0.1:8000; nothing else should reach Gunicorn.
+bind = f"127.0.0.1:{settings.port}"
+workers = settings.workers
+# Sync workers: the work is CPU-bound and nginx buffers slow clients in front of us.
+worker_class = "sync"
+timeout = settings.timeout
+graceful_timeout = 30
+# Load the app in each worker after fork: each worker owns its onnxruntime
+# session, and SIGHUP loads a newly promoted version.
+preload_app = False
+# Gunicorn's runtime control socket sits at one fixed path per user: two servers
+# on a host (tests, blue/green) would fight over it, and we do not use it.
+control_socket_disable = True
+accesslog = "-"
+errorlog = "-"
+access_log_format = (
+    '%(h)s "%(r)s" %(s)s %(B)sB %(M)sms request_id=%({x-request-id}o)s model=%({x-model-version}o)s'
+)
+
+
+def _resolve_version() -> str:
+    return verify_version(ModelStore(settings.store_dir), settings.model_version)
+
+
+def on_starting(server) -> None:
+    try:
+        version = _resolve_version()
+    except StoreError as exc:
+        print(f"studypredict: cannot serve: {exc}", file=sys.stderr, flush=True)
+        os._exit(1)
+    os.environ[RESOLVED_VERSION_ENV] = version
+    logger.info("serving model version %s", version)
+
+
+def on_reload(server) -> None:
+    previous = os.environ.get(RESOLVED_VERSION_ENV)
+    try:
+        version = _resolve_version()
+    except StoreError as exc:
+        logger.error("reload refused, still serving %s: %s", previous, exc)
+        return
+    os.environ[RESOLVED_VERSION_ENV] = version
+    logger.info("reload: serving model version %s (was %s)", version, previous)

@@ -1,0 +1,22 @@
+"""Per-request plumbing: the request id, echoed in the response and the access log."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import falcon
+
+REQUEST_ID_HEADER = "X-Request-ID"
+# A caller's id is kept only if it is short and printable, so it cannot forge log lines.
+_SAFE_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
+
+
+class RequestId:
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        given = req.get_header(REQUEST_ID_HEADER)
+        req.context.request_id = given if given and _SAFE_ID.fullmatch(given) else uuid.uuid4().hex
+        req.context.rows = 0
+
+    def process_response(self, req, resp, resource, req_succeeded: bool) -> None:
+        resp.set_header(REQUEST_ID_HEADER, req.context.request_id)

@@ -1,0 +1,99 @@
+"""Per-value checks built from the model's schema: the precise, slower path.
+
+The request parsers first try a fast path that only succeeds on valid input;
+these rules run when it fails, to name every bad row and field.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from model_store.schema import CATEGORICAL
+
+ID_FIELD = "id"
+_INT64 = 2**63
+
+
+def json_type_name(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
+
+
+@dataclass(frozen=True)
+class FeatureRule:
+    name: str
+    categories: frozenset[str] | None  # None for a score
+    minimum: float = 0.0
+    maximum: float = 100.0
+    allowed_text: str = ""
+
+    @classmethod
+    def from_schema(cls, feature: dict) -> FeatureRule:
+        if feature["kind"] == CATEGORICAL:
+            values = feature["categories"]
+            return cls(
+                feature["name"], frozenset(values), allowed_text=", ".join(map(repr, values))
+            )
+        return cls(feature["name"], None, float(feature["minimum"]), float(feature["maximum"]))
+
+    @property
+    def expected(self) -> str:
+        if self.categories is not None:
+            return f"one of {self.allowed_text}"
+        return f"a number from {self.minimum:g} to {self.maximum:g}"
+
+    def check_json(self, value: object) -> str | None:
+        """None if `value` (decoded JSON) is valid, else what is wrong with it."""
+        if self.categories is not None:
+            if isinstance(value, str):
+                return None if value in self.categories else self._not_allowed(value)
+            return f"expected a string, {self.expected}; got {json_type_name(value)}"
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return f"expected {self.expected}; got {json_type_name(value)}"
+        return self._check_range(float(value))
+
+    def parse_text(self, text: str) -> tuple[object, str | None]:
+        """A CSV cell as (value, None), or (None, what is wrong with it)."""
+        text = text.strip()
+        if not text:
+            return None, f"missing value; expected {self.expected}"
+        if self.categories is not None:
+            return (text, None) if text in self.categories else (None, self._not_allowed(text))
+        try:
+            number = float(text)
+        except ValueError:
+            return None, f"{text[:50]!r} is not a number; expected {self.expected}"
+        problem = self._check_range(number)
+        return (None, problem) if problem else (number, None)
+
+    def _check_range(self, number: float) -> str | None:
+        if not math.isfinite(number):
+            return f"must be a finite number, {self.expected}"
+        if not self.minimum <= number <= self.maximum:
+            return f"{number:g} is out of range; expected {self.expected}"
+        return None
+
+    def _not_allowed(self, value: str) -> str:
+        return f"{value[:50]!r} is not an allowed value; allowed: {self.allowed_text}"
+
+
+def check_id(value: object) -> str | None:
+    if value is None or isinstance(value, str):
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and -_INT64 <= value < _INT64:
+        return None
+    return f"id must be a string or an integer; got {json_type_name(value)}"
+
+
+def rules_from_metadata(metadata: dict) -> list[FeatureRule]:
+    return [FeatureRule.from_schema(f) for f in metadata["schema"]["features"]]
