@@ -62,8 +62,14 @@ def main(argv: list[str] | None = None) -> int:
             store.promote(version)
             print(f"rolled back; current version: {version}")
         elif args.command == "verify":
+            failed = 0
             for version in args.version or store.versions():
-                print(verify(store, version))
+                try:
+                    print(verify(store, version))
+                except StoreError as exc:
+                    failed += 1
+                    print(f"error: {exc}", file=sys.stderr)
+            return 1 if failed else 0
     except StoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -1,8 +1,9 @@
 """Gunicorn settings for the prediction server (the Procfile runs `gunicorn --config` this file).
 
-The master verifies the model version before any worker starts and again on
-SIGHUP, then pins it for the workers it forks: a corrupt or tampered version
-stops a start with one line, and is refused on reload while the old one serves.
+The master verifies the model version (in a child process, see preflight.py)
+before any worker starts and again on SIGHUP, then pins it for the workers it
+forks: a corrupt or tampered version stops a start with one line, and is
+refused on reload while the old one serves.
 """
 
 import logging
@@ -11,7 +12,7 @@ import sys
 
 from model_store.store import ModelStore, StoreError
 from server.config import RESOLVED_VERSION_ENV, ConfigError, load_settings
-from server.model import verify_version
+from server.preflight import verify_in_child
 
 logging.basicConfig(
     level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -45,7 +46,7 @@ access_log_format = (
 
 
 def _resolve_version() -> str:
-    return verify_version(ModelStore(settings.store_dir), settings.model_version)
+    return verify_in_child(ModelStore(settings.store_dir), settings.model_version)
 
 
 def on_starting(server) -> None:

@@ -2,12 +2,16 @@
 
 Fast path: msgspec decodes straight into typed records built from the schema,
 validating while it parses (categories as Literal, scores with bounds). Only
-when that fails do we decode generically and check every field, so a bad
-request lists all its problems and a good one pays for one pass.
+when that fails do we decode again with the standard library and check every
+field, so a bad request lists all its problems and a good one pays for one
+pass. The standard library's parser, unlike msgspec's generic one, reads NaN,
+Infinity and 1e400 as floats, so those are reported against their field (422)
+rather than as broken JSON.
 """
 
 from __future__ import annotations
 
+import json
 from operator import attrgetter
 from typing import Annotated, Literal, Union
 
@@ -37,10 +41,8 @@ class JsonParser:
     def parse(self, body: bytes) -> Batch:
         try:
             decoded = self._decoder.decode(body)
-        except msgspec.ValidationError:
+        except (msgspec.DecodeError, RecursionError):  # ValidationError is a DecodeError
             return self._parse_checking_every_field(body)
-        except (msgspec.DecodeError, RecursionError) as exc:
-            raise MalformedBody(f"malformed JSON: {exc}") from None
         single = not isinstance(decoded, list)
         students = [decoded] if single else decoded
         self._check_size(len(students))
@@ -60,8 +62,8 @@ class JsonParser:
 
     def _parse_checking_every_field(self, body: bytes) -> Batch:
         try:
-            decoded = msgspec.json.decode(body)
-        except (msgspec.DecodeError, RecursionError) as exc:
+            decoded = json.loads(body)
+        except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError
             raise MalformedBody(f"malformed JSON: {exc}") from None
         single = isinstance(decoded, dict)
         if not single and not isinstance(decoded, list):

@@ -28,12 +28,3 @@ def load_verified_model(store: ModelStore, version: str | None, threads: int) ->
     session = open_session(stored.onnx_bytes, intra_op_threads=threads)
     check_parity_sample(session, stored.metadata)
     return ServedModel(stored.version, stored.metadata, session)
-
-
-def verify_version(store: ModelStore, version: str | None) -> str:
-    """Check a version as a worker would load it, then let the session go. Returns its id.
-
-    The Gunicorn master calls this before forking workers, so a bad version is
-    refused once, with one message, instead of crashing every worker.
-    """
-    return load_verified_model(store, version, threads=1).version
