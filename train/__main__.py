@@ -8,6 +8,7 @@ loaded), the train/holdout split, the leaderboard and run.json.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shutil
 import sys
@@ -69,7 +70,9 @@ def load_data(args: argparse.Namespace, run_dir: Path) -> TrainingData:
     if args.data is not None:
         return load_training_data(args.data, drop_incomplete=args.drop_incomplete)
     sample = write_csv(run_dir / "synthetic.csv", rows=args.rows, seed=args.seed)
-    return load_training_data(sample)
+    return dataclasses.replace(
+        load_training_data(sample), source=f"synthetic sample (rows={args.rows}, seed={args.seed})"
+    )
 
 
 def chosen_candidates(names: str, seed: int) -> list:
