@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -20,6 +21,7 @@ class CsvParser:
         self._max_rows = max_rows
 
     def parse(self, body: bytes) -> Batch:
+        """A whole CSV body: all of it valid, or an error naming every bad cell."""
         try:
             text = body.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
@@ -34,29 +36,16 @@ class CsvParser:
             raise MalformedBody(f"malformed CSV at line {reader.line_num}: {exc}") from None
         if not header:
             raise MalformedBody("empty CSV body: send a header line, then one line per student")
-        positions = self._column_positions(header)
+        layout = self.layout(header)
         if len(records) > self._max_rows:
             raise TooLarge(
                 f"{len(records)} students in one request; "
                 f"the limit is {self._max_rows}: split the file"
             )
-        for row, record in enumerate(records, 1):
-            if len(record) != len(header):
-                raise MalformedBody(
-                    f"malformed CSV: row {row} has {len(record)} fields but the header has "
-                    f"{len(header)}; check the delimiter (a comma) and the quoting"
-                )
-        cells = list(zip(*records, strict=True)) if records else [()] * len(header)
-        errors = ErrorCollector()
-        columns = {
-            rule.name: self._column(rule, cells[positions[rule.name]], errors)
-            for rule in self._rules
-        }
-        errors.raise_if_any()
-        ids = list(cells[positions[ID_FIELD]]) if ID_FIELD in positions else None
-        return Batch(columns=columns, ids=ids, single=False, size=len(records))
+        return self.batch(records, layout)
 
-    def _column_positions(self, header: list[str]) -> dict[str, int]:
+    def layout(self, header: Sequence[str]) -> CsvLayout:
+        """Where each needed column sits in this header; refuses duplicates and gaps."""
         names = [normalise_column_name(h) for h in header]
         seen: dict[str, int] = {}
         for position, name in enumerate(names):
@@ -72,28 +61,55 @@ class CsvParser:
                 f"the CSV header lacks column(s) {', '.join(missing)}; "
                 f"it needs {', '.join(r.name for r in self._rules)} (and optionally id)",
             )
-        return seen
+        return CsvLayout(seen, len(header))
 
-    @staticmethod
-    def _column(
-        rule: FeatureRule, cells: tuple[str, ...], errors: ErrorCollector
-    ) -> list | np.ndarray:
-        if rule.categories is not None and rule.categories.issuperset(cells):
-            return list(cells)
-        if rule.categories is None:
-            try:
-                numbers = np.array(cells, dtype=np.float64)
-            except ValueError:
-                pass
-            else:
-                good = np.isfinite(numbers) & (numbers >= rule.minimum) & (numbers <= rule.maximum)
-                if good.all():
-                    return numbers
-        # Something is wrong in this column: find every bad cell.
-        values = []
-        for row, cell in enumerate(cells, 1):
-            value, problem = rule.parse_text(cell)
-            if problem:
-                errors.add(row, rule.name, problem)
-            values.append(value)
-        return values
+    def batch(
+        self, records: Sequence[Sequence[str]], layout: CsvLayout, first_row: int = 1
+    ) -> Batch:
+        """Records (lists of cells) as model columns; rows are numbered from `first_row`."""
+        for row, record in enumerate(records, first_row):
+            if len(record) != layout.width:
+                raise MalformedBody(
+                    f"malformed CSV: row {row} has {len(record)} fields but the header has "
+                    f"{layout.width}; check the delimiter (a comma) and the quoting"
+                )
+        cells = list(zip(*records, strict=True)) if records else [()] * layout.width
+        errors = ErrorCollector()
+        columns = {
+            rule.name: _column(rule, cells[layout.positions[rule.name]], errors, first_row)
+            for rule in self._rules
+        }
+        errors.raise_if_any()
+        ids = list(cells[layout.positions[ID_FIELD]]) if ID_FIELD in layout.positions else None
+        return Batch(columns=columns, ids=ids, single=False, size=len(records))
+
+
+class CsvLayout:
+    def __init__(self, positions: dict[str, int], width: int) -> None:
+        self.positions = positions
+        self.width = width
+        self.has_ids = ID_FIELD in positions
+
+
+def _column(
+    rule: FeatureRule, cells: tuple[str, ...], errors: ErrorCollector, first_row: int
+) -> list | np.ndarray:
+    if rule.categories is not None and rule.categories.issuperset(cells):
+        return list(cells)
+    if rule.categories is None:
+        try:
+            numbers = np.array(cells, dtype=np.float64)
+        except ValueError:
+            pass
+        else:
+            good = np.isfinite(numbers) & (numbers >= rule.minimum) & (numbers <= rule.maximum)
+            if good.all():
+                return numbers
+    # Something is wrong in this column: find every bad cell.
+    values = []
+    for row, cell in enumerate(cells, first_row):
+        value, problem = rule.parse_text(cell)
+        if problem:
+            errors.add(row, rule.name, problem)
+        values.append(value)
+    return values
