@@ -10,21 +10,26 @@ import falcon
 from model_store.store import ModelStore, StoreError
 from server.config import RESOLVED_VERSION_ENV, Settings, load_settings
 from server.errors import RequestRejected, handle_rejected, handle_unexpected, serialize_http_error
+from server.metrics import MODEL_INFO, Metrics
 from server.middleware import RequestId
 from server.model import ServedModel, load_verified_model
 from server.resources import Health, ModelInfo, Predictions, Ready
+from server.telemetry import Telemetry
 
 logger = logging.getLogger(__name__)
 
 
 def create_app(model: ServedModel | None, settings: Settings) -> falcon.App:
     """Routes and handlers only; `model` is None when no verified model could be loaded."""
-    app = falcon.App(middleware=[RequestId()])
+    app = falcon.App(middleware=[RequestId(), Telemetry()])
     app.req_options.strip_url_path_trailing_slash = True
     app.add_route("/predictdata", Predictions(model, settings.max_body_bytes, settings.max_rows))
     app.add_route("/health", Health())
     app.add_route("/ready", Ready(model))
     app.add_route("/model", ModelInfo(model))
+    app.add_route("/metrics", Metrics())
+    if model is not None:
+        MODEL_INFO.labels(model.version).set(1)
     app.add_error_handler(Exception, handle_unexpected)
     app.add_error_handler(RequestRejected, handle_rejected)
     app.set_error_serializer(serialize_http_error)

@@ -84,6 +84,7 @@ def error_body(message: str, details: list[FieldError] = (), total: int = 0) -> 
 
 
 def handle_rejected(req, resp, exc: RequestRejected, params) -> None:
+    req.context.failed_fields = [d.field for d in exc.details]
     resp.status = exc.status
     resp.content_type = falcon.MEDIA_JSON
     resp.data = error_body(exc.message, exc.details, exc.total)

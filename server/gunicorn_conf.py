@@ -8,7 +8,9 @@ refused on reload while the old one serves.
 
 import logging
 import os
+import shutil
 import sys
+import tempfile
 
 from model_store.store import ModelStore, StoreError
 from server.config import RESOLVED_VERSION_ENV, ConfigError, load_settings
@@ -18,6 +20,20 @@ logging.basicConfig(
     level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
 )
 logger = logging.getLogger("studypredict.gunicorn")
+# One JSON object per request line (server/telemetry.py), nothing around it.
+_access_handler = logging.StreamHandler(sys.stderr)
+_access_handler.setFormatter(logging.Formatter("%(message)s"))
+_access_logger = logging.getLogger("studypredict.access")
+_access_logger.handlers[:] = [_access_handler]
+_access_logger.propagate = False
+
+# Metrics across workers: prometheus-client's multiprocess mode needs a folder
+# shared by the workers, set before they import it. Kept across SIGHUP reloads
+# (this file is read again then): the environment already names it.
+_OWN_METRICS_DIR = "STUDYPREDICT_OWN_METRICS_DIR"
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="studypredict-metrics-")
+    os.environ[_OWN_METRICS_DIR] = os.environ["PROMETHEUS_MULTIPROC_DIR"]
 
 try:
     settings = load_settings()
@@ -38,11 +54,10 @@ preload_app = False
 # Gunicorn's runtime control socket sits at one fixed path per user: two servers
 # on a host (tests, blue/green) would fight over it, and we do not use it.
 control_socket_disable = True
-accesslog = "-"
+# The access log is the app's own JSON line per request, with the rows scored
+# and the request id (server/telemetry.py); Gunicorn's would be a second line.
+accesslog = None
 errorlog = "-"
-access_log_format = (
-    '%(h)s "%(r)s" %(s)s %(B)sB %(M)sms request_id=%({x-request-id}o)s model=%({x-model-version}o)s'
-)
 
 
 def _resolve_version() -> str:
@@ -50,6 +65,10 @@ def _resolve_version() -> str:
 
 
 def on_starting(server) -> None:
+    metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    for name in os.listdir(metrics_dir):  # counts start at zero with the server
+        if name.endswith(".db"):
+            os.unlink(os.path.join(metrics_dir, name))
     try:
         version = _resolve_version()
     except StoreError as exc:
@@ -68,3 +87,15 @@ def on_reload(server) -> None:
         return
     os.environ[RESOLVED_VERSION_ENV] = version
     logger.info("reload: serving model version %s (was %s)", version, previous)
+
+
+def child_exit(server, worker) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server) -> None:
+    own = os.environ.get(_OWN_METRICS_DIR)
+    if own:
+        shutil.rmtree(own, ignore_errors=True)

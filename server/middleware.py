@@ -16,7 +16,6 @@ class RequestId:
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         given = req.get_header(REQUEST_ID_HEADER)
         req.context.request_id = given if given and _SAFE_ID.fullmatch(given) else uuid.uuid4().hex
-        req.context.rows = 0
 
     def process_response(self, req, resp, resource, req_succeeded: bool) -> None:
         resp.set_header(REQUEST_ID_HEADER, req.context.request_id)

@@ -78,14 +78,30 @@ def test_body_over_the_configured_limit_is_a_413(store, start_server):
     assert "limit of 1000 bytes" in json.loads(body)["error"]
 
 
-def test_access_log_carries_the_request_id(store, start_server):
+def json_log_lines(server) -> list[dict]:
+    return [json.loads(line) for line in server.log().splitlines() if line.startswith("{")]
+
+
+def test_one_json_log_line_per_request_with_the_callers_request_id(store, start_server):
     server = start_server(store.root)
-    req = urllib.request.Request(server.url + "/health", headers={"X-Request-ID": "trace-42"})
-    urllib.request.urlopen(req, timeout=5).read()
+    body = json.dumps([STUDENT] * 3).encode()
+    req = urllib.request.Request(
+        server.url + "/predictdata",
+        data=body,
+        headers={"Content-Type": "application/json", "X-Request-ID": "trace-42"},
+    )
+    with urllib.request.urlopen(req, timeout=5) as response:
+        assert response.headers["X-Request-ID"] == "trace-42"
     deadline = time.monotonic() + 5
-    while "request_id=trace-42" not in server.log() and time.monotonic() < deadline:
+    while not any(e["request_id"] == "trace-42" for e in json_log_lines(server)):
+        assert time.monotonic() < deadline, server.log()
         time.sleep(0.05)
-    assert "request_id=trace-42" in server.log()
+    (entry,) = [e for e in json_log_lines(server) if e["request_id"] == "trace-42"]
+    assert entry["method"] == "POST"
+    assert entry["path"] == "/predictdata"
+    assert (entry["status"], entry["rows"]) == (200, 3)
+    assert entry["duration_ms"] > 0
+    assert entry["model_version"] == store.current_version()
 
 
 def test_corrupt_model_at_start_is_one_clear_line_and_a_non_zero_exit(store, start_server):

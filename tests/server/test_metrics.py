@@ -1,0 +1,71 @@
+"""GET /metrics from the real multi-worker server: counts add up across workers."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import time
+
+from tests.server.conftest import STUDENT
+from tests.server.test_gunicorn import predict, request
+
+
+def scrape(server) -> dict[str, float]:
+    status, headers, body = request(server.url + "/metrics")
+    assert status == 200
+    assert headers["Content-Type"].startswith("text/plain")
+    samples = {}
+    for line in body.decode().splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            samples[name] = float(value)
+    return samples
+
+
+def test_counts_add_up_across_workers(store, start_server):
+    server = start_server(store.root)
+    assert len(server.worker_pids()) == 2
+    for _ in range(20):
+        assert predict(server, STUDENT)[0] == 200
+    for _ in range(5):
+        assert predict(server, [STUDENT] * 10)[0] == 200
+    for _ in range(3):
+        assert predict(server, {**STUDENT, "lunch": "caviar", "reading_score": 101})[0] == 422
+    samples = scrape(server)
+    post = 'studypredict_requests_total{endpoint="/predictdata",method="POST",status="%s"}'
+    assert samples[post % 200] == 25
+    assert samples[post % 422] == 3
+    assert samples["studypredict_students_scored_total"] == 20 + 5 * 10
+    assert samples['studypredict_validation_failures_total{field="lunch"}'] == 3
+    assert samples['studypredict_validation_failures_total{field="reading_score"}'] == 3
+    version = store.current_version()
+    assert samples[f'studypredict_model_info{{version="{version}"}}'] == 1
+    count = 'studypredict_request_duration_seconds_count{endpoint="/predictdata"}'
+    assert samples[count] == 28
+
+
+def test_counts_survive_a_worker_being_replaced(store, start_server):
+    server = start_server(store.root)
+    for _ in range(10):
+        predict(server, STUDENT)
+    victim = server.worker_pids()[0]
+    os.kill(victim, signal.SIGKILL)
+    deadline = time.monotonic() + 20
+    while (len(server.worker_pids()) < 2 or victim in server.worker_pids()) and (
+        time.monotonic() < deadline
+    ):
+        time.sleep(0.1)
+    server.wait_ready()
+    post = 'studypredict_requests_total{endpoint="/predictdata",method="POST",status="200"}'
+    assert scrape(server)[post] == 10
+    version_lines = [k for k in scrape(server) if k.startswith("studypredict_model_info")]
+    assert len(version_lines) == 1, version_lines
+
+
+def test_metrics_are_prometheus_text_with_help_lines(store, start_server):
+    server = start_server(store.root)
+    _, _, body = request(server.url + "/metrics")
+    text = body.decode()
+    assert re.search(r"^# HELP studypredict_students_scored_total ", text, re.M)
+    assert re.search(r"^# TYPE studypredict_request_duration_seconds histogram", text, re.M)
