@@ -13,6 +13,7 @@ from server.errors import RequestRejected, handle_rejected, handle_unexpected, s
 from server.metrics import MODEL_INFO, Metrics
 from server.middleware import RequestId
 from server.model import ServedModel, load_verified_model
+from server.openapi import OpenApi
 from server.resources import Health, ModelInfo, Predictions, Ready
 from server.telemetry import Telemetry
 
@@ -28,6 +29,7 @@ def create_app(model: ServedModel | None, settings: Settings) -> falcon.App:
     app.add_route("/ready", Ready(model))
     app.add_route("/model", ModelInfo(model))
     app.add_route("/metrics", Metrics())
+    app.add_route("/openapi.json", OpenApi(model.metadata if model else None))
     if model is not None:
         MODEL_INFO.labels(model.version).set(1)
     app.add_error_handler(Exception, handle_unexpected)

@@ -1,0 +1,3 @@
+"""The API tests reuse the server's fixtures (a copy of the committed model)."""
+
+from tests.server.conftest import client, model  # noqa: F401
