@@ -8,7 +8,7 @@ PIP_FLAGS := --quiet --disable-pip-version-check
 # The Procfile's web command, run as Elastic Beanstalk runs it.
 WEB_COMMAND = $(shell sed -n 's/^web: *//p' Procfile)
 
-.PHONY: install serve train publish test lint bench release-bench soak clean
+.PHONY: install serve train publish test lint bundle clean
 
 $(VENV)/.installed: requirements.txt requirements-train.txt requirements-test-serving.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -40,5 +40,9 @@ test: install lint
 	$(SRV)/python -m pytest tests/server -q
 	$(DEV)/python -m pytest tests -q --ignore=tests/server
 
+# The Elastic Beanstalk source bundle (standard library only: no venv needed).
+bundle:
+	$(PYTHON) deploy/bundle.py
+
 clean:
-	rm -rf $(VENV) $(SERVE_VENV) runs .pytest_cache
+	rm -rf $(VENV) $(SERVE_VENV) runs build .pytest_cache
