@@ -73,9 +73,11 @@ def read_split(path: Path) -> pd.DataFrame:
 def export_run(run_dir: Path, store: ModelStore, min_r2: float, promote: bool = True) -> str:
     run = json.loads((run_dir / RUN_FILE).read_text(encoding="utf-8"))
     holdout_r2 = run["metrics"]["holdout_r2"]
-    if holdout_r2 < min_r2:
+    # The floor training was given still holds: a run train refused is never published.
+    floor = max(min_r2, run.get("min_r2", min_r2))
+    if holdout_r2 < floor:
         raise ExportError(
-            f"{run_dir}: holdout R² {holdout_r2:.4f} is below the quality floor {min_r2}; "
+            f"{run_dir}: holdout R² {holdout_r2:.4f} is below the quality floor {floor}; "
             "not published"
         )
     pipeline = load_pipeline(run_dir / PIPELINE_FILE)
@@ -86,7 +88,7 @@ def export_run(run_dir: Path, store: ModelStore, min_r2: float, promote: bool = 
     schema_only = {"schema": input_schema(pipeline)}
     report = measure_parity(pipeline, onnx_bytes, schema_only, pd.concat([holdout, train]))
     certify(report)
-    metadata = build_metadata(run, pipeline, holdout, parity=report)
+    metadata = build_metadata(run, pipeline, holdout, parity=report, onnx_bytes=onnx_bytes)
     return store.publish(onnx_bytes, metadata, promote=promote)
 
 

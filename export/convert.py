@@ -34,4 +34,9 @@ def to_onnx_bytes(pipeline: Pipeline) -> bytes:
         final_types=[(TARGET, FloatTensorType([None, 1]))],
         target_opset=TARGET_OPSET,
     )
+    # skl2onnx gathers opsets in a set, whose order follows PYTHONHASHSEED: sorted, the
+    # same pipeline serialises to the same bytes (SHA-256, version id) in every process.
+    opsets = sorted(model.opset_import, key=lambda opset: opset.domain)
+    del model.opset_import[:]
+    model.opset_import.extend(opsets)
     return model.SerializeToString()

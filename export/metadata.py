@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from importlib.metadata import version
 
+import onnx
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from export.convert import TARGET_OPSET
 from export.parity import ParityReport
 from model_store.schema import CATEGORICAL, NUMERIC
 from train.columns import CATEGORICAL_FEATURES, FEATURES, SCORE_MAX, SCORE_MIN, TARGET
@@ -57,13 +57,14 @@ def parity_sample(pipeline: Pipeline, holdout: pd.DataFrame) -> dict:
 
 
 def build_metadata(
-    run: dict, pipeline: Pipeline, holdout: pd.DataFrame, parity: ParityReport
+    run: dict, pipeline: Pipeline, holdout: pd.DataFrame, parity: ParityReport, onnx_bytes: bytes
 ) -> dict:
     """Everything but what the store adds itself (version, time, SHA-256)."""
     return {
         "schema": input_schema(pipeline),
         "onnx": {
-            "opset": TARGET_OPSET,
+            # What the graph imports, which can be below the ceiling asked of skl2onnx.
+            "opset": {o.domain: o.version for o in onnx.load_from_string(onnx_bytes).opset_import},
             "inputs": list(FEATURES),
             "output": TARGET,
         },

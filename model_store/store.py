@@ -98,7 +98,8 @@ class ModelStore:
 
     def load(self, version: str | None = None) -> StoredModel:
         """Read a version (the current one by default), refusing it if its SHA-256 differs."""
-        version = version or self.current_version()
+        if version is None:
+            version = self.current_version()
         metadata = self.metadata(version)
         model_path = self._version_dir(version) / MODEL_FILE
         try:
@@ -132,9 +133,12 @@ class ModelStore:
         """
         self._versions.mkdir(parents=True, exist_ok=True)
         digest = sha256_hex(onnx_bytes)
-        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        # Microseconds, and a zero-padded retry number, keep ids in publication order
+        # even for versions published within one second.
+        now = time.time()
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f"{int(now % 1 * 1e6):06d}Z"
         for attempt in range(1, 100):
-            version = f"{stamp}-{digest[:8]}" + (f"-{attempt}" if attempt > 1 else "")
+            version = f"{stamp}-{digest[:8]}" + (f"-{attempt:02d}" if attempt > 1 else "")
             staging = self._versions / f"{_STAGING_PREFIX}{uuid.uuid4().hex}"
             full = {
                 **metadata,

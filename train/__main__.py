@@ -41,12 +41,28 @@ HOLDOUT_SHARE = 0.2
 TRAINING_LIBRARIES = ("scikit-learn", "numpy", "pandas", "scipy", "skops")
 
 
+# Fewer rows than this cannot fill the cross-validation folds of every candidate's grid.
+MIN_ROWS = 50
+
+
+def _at_least(minimum: int):
+    def parse(text: str) -> int:
+        number = int(text)
+        if number < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {number}")
+        return number
+
+    return parse
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m train", description=__doc__)
     parser.add_argument("--data", type=Path, help="training CSV (default: the synthetic sample)")
-    parser.add_argument("--rows", type=int, default=DEFAULT_ROWS, help="synthetic sample size")
+    parser.add_argument(
+        "--rows", type=_at_least(1), default=DEFAULT_ROWS, help="synthetic sample size"
+    )
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    parser.add_argument("--folds", type=int, default=5, help="cross-validation folds")
+    parser.add_argument("--folds", type=_at_least(2), default=5, help="cross-validation folds")
     parser.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS_DIR)
     parser.add_argument(
         "--candidates", help="comma-separated candidate names (default: all)", default=""
@@ -81,6 +97,8 @@ def chosen_candidates(names: str, seed: int) -> list:
         return every
     wanted = [n.strip() for n in names.split(",") if n.strip()]
     known = {c.name for c in every}
+    if not wanted:
+        raise SystemExit(f"error: --candidates names no candidate; choose from {sorted(known)}")
     unknown = [n for n in wanted if n not in known]
     if unknown:
         raise SystemExit(f"error: unknown candidate(s) {unknown}; choose from {sorted(known)}")
@@ -101,6 +119,10 @@ def main(argv: list[str] | None = None) -> int:
     run_dir = new_run_dir(args.runs_dir)
     try:
         data = load_data(args, run_dir)
+        if data.rows < MIN_ROWS:
+            raise DataError(
+                f"{data.source}: has {data.rows} usable rows; training needs at least {MIN_ROWS}"
+            )
     except DataError as exc:
         shutil.rmtree(run_dir, ignore_errors=True)
         print(f"error: {exc}", file=sys.stderr)
@@ -145,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
             "params": best.params,
         },
         "metrics": metrics,
+        "min_r2": args.min_r2,
         "leaderboard": [r.row() for r in results],
         "training_seconds": round(time.perf_counter() - started, 2),
         "libraries": {name: version(name) for name in TRAINING_LIBRARIES},
