@@ -14,6 +14,7 @@ from server.metrics import MODEL_INFO, Metrics
 from server.middleware import RequestId
 from server.model import ServedModel, load_verified_model
 from server.openapi import OpenApi
+from server.page import add_page_routes
 from server.resources import Health, ModelInfo, Predictions, Ready
 from server.telemetry import Telemetry
 
@@ -30,6 +31,7 @@ def create_app(model: ServedModel | None, settings: Settings) -> falcon.App:
     app.add_route("/model", ModelInfo(model))
     app.add_route("/metrics", Metrics())
     app.add_route("/openapi.json", OpenApi(model.metadata if model else None))
+    add_page_routes(app)
     if model is not None:
         MODEL_INFO.labels(model.version).set(1)
     app.add_error_handler(Exception, handle_unexpected)

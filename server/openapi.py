@@ -129,6 +129,7 @@ def build_openapi(metadata: dict) -> dict:
         "description": "Prometheus text format",
         "content": {"text/plain": {"schema": {"type": "string"}}},
     }
+    html = {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}
     return {
         "openapi": "3.1.0",
         "info": {
@@ -158,6 +159,24 @@ def build_openapi(metadata: dict) -> dict:
                 }
             },
             "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": text}}},
+            "/": {"get": {"summary": "The web page", "responses": {"200": html}}},
+            "/static/{name}": {
+                "get": {
+                    "summary": "The page's scripts and styles",
+                    "parameters": [
+                        {
+                            "name": "name",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        }
+                    ],
+                    "responses": {
+                        "200": {"description": "The file"},
+                        "404": _error("No such file"),
+                    },
+                }
+            },
             "/openapi.json": {
                 "get": {
                     "summary": "This document",

@@ -60,6 +60,9 @@ class FeatureRule:
             return f"expected a string, {self.expected}; got {json_type_name(value)}"
         if isinstance(value, bool) or not isinstance(value, int | float):
             return f"expected {self.expected}; got {json_type_name(value)}"
+        if isinstance(value, int) and not self.minimum <= value <= self.maximum:
+            # Compared as an integer: float() of one beyond 1.8e308 raises.
+            return f"{str(value)[:20]} is out of range; expected {self.expected}"
         return self._check_range(float(value))
 
     def parse_text(self, text: str) -> tuple[object, str | None]:

@@ -7,7 +7,8 @@
   const PREDICT_URL = "/predictdata";
   const DOWNLOAD_NAME = "predictions.csv";
   const PREVIEW_ROWS = 10;
-  // Human labels for the schema's field names; an unknown field gets its name, spaced.
+  const UNREACHABLE = "the server cannot be reached; check your connection and try again.";
+  // Human labels for the schema's field names; an unknown field shows its name, spaced.
   const LABELS = {
     id: "ID",
     math_score: "Math score",
@@ -19,12 +20,9 @@
     reading_score: "Reading score",
     writing_score: "Writing score",
   };
-  // The public data set's CSV header spells these with spaces and a slash.
-  const CSV_COLUMNS = { race_ethnicity: "race/ethnicity" };
 
   const $ = (id) => document.getElementById(id);
-  let features = [];
-  let model = null;
+  let model = null; // GET /model's answer, once it has arrived
   let downloadUrl = null;
 
   function label(name) {
@@ -32,7 +30,13 @@
     return LABELS[name] || spaced.charAt(0).toUpperCase() + spaced.slice(1);
   }
 
-  // A DOM element with attributes and children; text is always set as text, never as HTML.
+  // A column as the public data set's CSV header spells it; the server takes either spelling.
+  function csvColumn(name) {
+    return name === "race_ethnicity" ? "race/ethnicity" : name.replace(/_/g, " ");
+  }
+
+  // A DOM element with attributes and children. Text is always set as text,
+  // never as HTML, so nothing from a file or the server can become markup.
   function el(tag, attributes = {}, ...children) {
     const node = document.createElement(tag);
     for (const [key, value] of Object.entries(attributes)) {
@@ -48,121 +52,7 @@
     try {
       return JSON.parse(text);
     } catch {
-      return { error: `The server answered ${response.status} ${response.statusText}`.trim() };
-    }
-  }
-
-  function setBusy(region, button, busy) {
-    button.disabled = busy;
-    region.setAttribute("aria-busy", String(busy));
-  }
-
-  // ---- the model ----------------------------------------------------------
-
-  async function loadModel() {
-    const info = $("model-info");
-    let response;
-    try {
-      response = await fetch("/model", { headers: { Accept: "application/json" } });
-    } catch {
-      info.textContent = "The server cannot be reached; reload the page to try again.";
-      return;
-    }
-    const body = await readJson(response);
-    if (!response.ok) {
-      info.textContent = `No model is available: ${body.error}`;
-      return;
-    }
-    model = body;
-    features = body.schema.features;
-    describeModel(body);
-    buildStudentFields(features);
-    $("csv-columns").textContent =
-      "Columns: id (optional), " + features.map((f) => CSV_COLUMNS[f.name] || f.name).join(", ") + ".";
-    $("predict-button").disabled = false;
-    $("csv-button").disabled = false;
-  }
-
-  function describeModel(body) {
-    const metrics = body.metrics || {};
-    const parts = [el("span", {}, "Model ", el("code", { id: "model-version" }, body.version))];
-    if (typeof metrics.holdout_r2 === "number") {
-      parts.push(el("span", {}, "holdout R² ", el("strong", { id: "model-r2" }, metrics.holdout_r2.toFixed(3))));
-    }
-    if (typeof metrics.holdout_mae === "number") {
-      parts.push(
-        el("span", {}, "mean absolute error ", el("strong", { id: "model-mae" }, metrics.holdout_mae.toFixed(2)), " points"),
-      );
-    }
-    const info = $("model-info");
-    info.replaceChildren();
-    parts.forEach((part, i) => info.append(...(i ? [" · ", part] : [part])));
-  }
-
-  function buildStudentFields(schemaFeatures) {
-    const container = $("student-fields");
-    container.replaceChildren();
-    for (const feature of schemaFeatures) {
-      const id = `field-${feature.name}`;
-      let control;
-      let hint = null;
-      if (feature.kind === "categorical") {
-        control = el("select", { id, name: feature.name, required: "" }, el("option", { value: "" }, "Choose…"));
-        for (const category of feature.categories) control.append(el("option", { value: category }, category));
-      } else {
-        const hintId = `${id}-hint`;
-        hint = el("span", { id: hintId, class: "hint" }, `${feature.minimum} to ${feature.maximum}`);
-        control = el("input", {
-          id,
-          name: feature.name,
-          type: "number",
-          min: feature.minimum,
-          max: feature.maximum,
-          step: "any",
-          inputmode: "decimal",
-          required: "",
-          "aria-describedby": hintId,
-        });
-      }
-      container.append(el("div", { class: "field" }, el("label", { for: id }, label(feature.name), hint ? " " : null, hint), control));
-    }
-  }
-
-  // ---- one student ----------------------------------------------------------
-
-  function studentFromForm() {
-    const student = {};
-    for (const feature of features) {
-      const value = $(`field-${feature.name}`).value;
-      student[feature.name] = feature.kind === "categorical" ? value : Number(value);
-    }
-    return student;
-  }
-
-  async function predictOne(event) {
-    event.preventDefault();
-    const region = $("single-result");
-    const button = $("predict-button");
-    setBusy(region, button, true);
-    region.replaceChildren(el("p", {}, "Predicting…"));
-    try {
-      const response = await post(JSON.stringify(studentFromForm()), "application/json");
-      const body = await readJson(response);
-      if (!response.ok) {
-        showError(region, body);
-        return;
-      }
-      const mae = model.metrics && model.metrics.holdout_mae;
-      region.replaceChildren(
-        el("p", { class: "score" }, "Predicted math score: ", el("strong", { id: "math-score" }, String(body.math_score))),
-        typeof mae === "number"
-          ? el("p", { class: "help" }, `Typically within ${mae.toFixed(1)} points of the real score (model ${body.model_version}).`)
-          : null,
-      );
-    } catch {
-      showError(region, { error: "The server cannot be reached; check your connection and try again." });
-    } finally {
-      setBusy(region, button, false);
+      return { error: `the server answered ${response.status} ${response.statusText}`.trim() };
     }
   }
 
@@ -174,53 +64,160 @@
     });
   }
 
-  // ---- a CSV file -------------------------------------------------------------
+  // Runs `work` with the button disabled and the region marked busy, and turns
+  // a network failure into a readable message.
+  async function whileBusy(region, button, message, work) {
+    button.disabled = true;
+    region.setAttribute("aria-busy", "true");
+    region.replaceChildren(el("p", {}, message));
+    try {
+      await work();
+    } catch (error) {
+      console.error(error); // a bug shows in the console, not only as "unreachable"
+      showError(region, { error: UNREACHABLE });
+    } finally {
+      button.disabled = false;
+      region.setAttribute("aria-busy", "false");
+    }
+  }
 
-  async function scoreFile(event) {
+  // ---- the model ----------------------------------------------------------------
+
+  async function loadModel() {
+    const info = $("model-info");
+    let response;
+    try {
+      response = await fetch("/model", { headers: { Accept: "application/json" } });
+    } catch {
+      info.textContent = `No model is available: ${UNREACHABLE}`;
+      return;
+    }
+    const body = await readJson(response);
+    if (!response.ok) {
+      info.textContent = `No model is available: ${body.error}`;
+      return;
+    }
+    model = body;
+    const features = body.schema.features;
+    describeModel(body);
+    $("student-fields").replaceChildren(...features.map(field));
+    const columns = features.map((f) => csvColumn(f.name)).join(", ");
+    $("csv-columns").textContent = `Columns: ${columns}, and optionally id.`;
+    $("predict-button").disabled = false;
+    $("csv-button").disabled = false;
+  }
+
+  function describeModel(body) {
+    const metrics = body.metrics || {};
+    const parts = [el("span", {}, "Model ", el("code", { id: "model-version" }, body.version))];
+    if (typeof metrics.holdout_r2 === "number") {
+      const r2 = el("strong", { id: "model-r2" }, metrics.holdout_r2.toFixed(3));
+      parts.push(el("span", {}, "holdout R² ", r2));
+    }
+    if (typeof metrics.holdout_mae === "number") {
+      const mae = el("strong", { id: "model-mae" }, metrics.holdout_mae.toFixed(2));
+      parts.push(el("span", {}, "mean absolute error ", mae, " points"));
+    }
+    $("model-info").replaceChildren(...parts.flatMap((part, i) => (i ? [" · ", part] : [part])));
+  }
+
+  // One labelled control: a list of the allowed values, or a number within its range.
+  function field(feature) {
+    const id = `field-${feature.name}`;
+    if (feature.kind === "categorical") {
+      const options = feature.categories.map((c) => el("option", { value: c }, c));
+      const select = el("select", { id, name: feature.name, required: "" },
+        el("option", { value: "" }, "Choose…"), ...options);
+      return el("div", { class: "field" }, el("label", { for: id }, label(feature.name)), select);
+    }
+    const hintId = `${id}-hint`;
+    const input = el("input", {
+      id,
+      name: feature.name,
+      type: "number",
+      min: feature.minimum,
+      max: feature.maximum,
+      step: "any",
+      inputmode: "decimal",
+      required: "",
+      "aria-describedby": hintId,
+    });
+    return el("div", { class: "field" },
+      el("label", { for: id }, label(feature.name)),
+      el("span", { id: hintId, class: "hint" }, `${feature.minimum} to ${feature.maximum}`),
+      input);
+  }
+
+  // ---- one student ----------------------------------------------------------------
+
+  function studentFromForm() {
+    const student = {};
+    for (const feature of model.schema.features) {
+      const value = $(`field-${feature.name}`).value;
+      student[feature.name] = feature.kind === "categorical" ? value : Number(value);
+    }
+    return student;
+  }
+
+  function predictOne(event) {
+    event.preventDefault();
+    const region = $("single-result");
+    return whileBusy(region, $("predict-button"), "Predicting…", async () => {
+      const response = await post(JSON.stringify(studentFromForm()), "application/json");
+      const body = await readJson(response);
+      if (!response.ok) {
+        showError(region, body);
+        return;
+      }
+      const score = el("strong", { id: "math-score" }, String(body.math_score));
+      const mae = model.metrics && model.metrics.holdout_mae;
+      region.replaceChildren(
+        el("p", { class: "score" }, "Predicted math score: ", score),
+        typeof mae === "number"
+          ? el("p", { class: "help" },
+            `Typically within ${mae.toFixed(1)} points of the real score `
+            + `(model ${body.model_version}).`)
+          : null,
+      );
+    });
+  }
+
+  // ---- a CSV file -----------------------------------------------------------------
+
+  function scoreFile(event) {
     event.preventDefault();
     const file = $("csv-file").files[0];
-    if (!file) return;
+    if (!file) return undefined;
     const region = $("bulk-result");
-    const button = $("csv-button");
-    setBusy(region, button, true);
-    region.replaceChildren(el("p", {}, `Scoring ${file.name}…`));
-    try {
+    return whileBusy(region, $("csv-button"), `Scoring ${file.name}…`, async () => {
       const response = await post(file, "text/csv");
       if (!response.ok) {
         showError(region, await readJson(response));
         return;
       }
       showPredictions(region, await response.text(), response.headers.get("X-Model-Version"));
-    } catch {
-      showError(region, { error: "The server cannot be reached; check your connection and try again." });
-    } finally {
-      setBusy(region, button, false);
-    }
+    });
   }
 
+  // The count, a download of the server's CSV exactly as sent, and its first rows.
   function showPredictions(region, csvText, version) {
-    const rows = parseCsv(csvText);
-    const [header, ...records] = rows;
+    const [header, ...records] = parseCsv(csvText);
     const count = records.length;
     if (downloadUrl) URL.revokeObjectURL(downloadUrl);
     downloadUrl = URL.createObjectURL(new Blob([csvText], { type: "text/csv" }));
     const shown = records.slice(0, PREVIEW_ROWS);
+    const caption = shown.length < count
+      ? `The first ${shown.length} of ${count} predictions`
+      : "Predictions";
     region.replaceChildren(
-      el(
-        "p",
-        { class: "score" },
-        "Scored ",
-        el("strong", { id: "scored-count" }, String(count)),
+      el("p", { class: "score" },
+        "Scored ", el("strong", { id: "scored-count" }, String(count)),
         count === 1 ? " student" : " students",
-        version ? ` with model ${version}.` : ".",
-      ),
-      el("p", {}, el("a", { id: "download-link", class: "button", href: downloadUrl, download: DOWNLOAD_NAME }, `Download ${DOWNLOAD_NAME}`)),
-      count ? table(
-        shown.length < count ? `The first ${shown.length} of ${count} predictions` : "Predictions",
-        header.map(label),
-        shown,
-        "preview-table",
-      ) : null,
+        version ? ` with model ${version}.` : "."),
+      el("p", {}, el("a", {
+        id: "download-link", class: "button", href: downloadUrl, download: DOWNLOAD_NAME,
+      }, `Download ${DOWNLOAD_NAME}`)),
+      count ? table("preview-table", caption, header.map(label), shown) : null,
     );
   }
 
@@ -228,66 +225,65 @@
   function parseCsv(text) {
     const rows = [];
     let row = [];
-    let field = "";
+    let value = "";
     let quoted = false;
     for (let i = 0; i < text.length; i++) {
       const c = text[i];
       if (quoted) {
         if (c === '"' && text[i + 1] === '"') {
-          field += '"';
+          value += '"';
           i++;
         } else if (c === '"') {
           quoted = false;
         } else {
-          field += c;
+          value += c;
         }
       } else if (c === '"') {
         quoted = true;
       } else if (c === ",") {
-        row.push(field);
-        field = "";
+        row.push(value);
+        value = "";
       } else if (c === "\n" || c === "\r") {
         if (c === "\r" && text[i + 1] === "\n") i++;
-        row.push(field);
-        rows.push(row);
+        rows.push([...row, value]);
         row = [];
-        field = "";
+        value = "";
       } else {
-        field += c;
+        value += c;
       }
     }
-    if (field || row.length) rows.push([...row, field]);
+    if (value || row.length) rows.push([...row, value]);
     return rows;
   }
 
-  // ---- errors -----------------------------------------------------------------
+  // ---- errors ---------------------------------------------------------------------
 
   // {"error"} alone (400, 413, 415, 503), or with "details" and "total_errors" (422).
   function showError(region, body) {
+    const summary = el("p", { class: "error-summary" },
+      el("strong", {}, "Not scored: "), body.error || "the request failed.");
     const details = Array.isArray(body.details) ? body.details : [];
-    const children = [el("p", { class: "error-summary" }, el("strong", {}, "Not scored: "), body.error || "the request failed.")];
-    if (details.length) {
-      const total = body.total_errors || details.length;
-      children.push(
-        table(
-          total > details.length ? `The first ${details.length} of ${total} problems` : `${total} problem${total === 1 ? "" : "s"} to fix`,
-          ["Row", "Field", "Message"],
-          details.map((d) => [d.row === null || d.row === undefined ? "(all)" : String(d.row), d.field || "(all)", d.message]),
-          "error-table",
-        ),
-      );
+    if (!details.length) {
+      region.replaceChildren(summary);
+      return;
     }
-    region.replaceChildren(...children);
+    const total = body.total_errors || details.length;
+    const caption = total > details.length
+      ? `The first ${details.length} of ${total} problems`
+      : `${total} problem${total === 1 ? "" : "s"} to fix`;
+    // A row or field of null means the problem concerns the whole request.
+    const rows = details.map((d) => [
+      d.row == null ? "(all)" : String(d.row), d.field || "(all)", d.message,
+    ]);
+    const headings = ["Row", "Field", "Message"];
+    region.replaceChildren(summary, table("error-table", caption, headings, rows));
   }
 
-  function table(caption, headings, rows, id) {
-    return el(
-      "table",
-      { id },
+  function table(id, caption, headings, rows) {
+    return el("table", { id },
       el("caption", {}, caption),
       el("thead", {}, el("tr", {}, ...headings.map((h) => el("th", { scope: "col" }, h)))),
-      el("tbody", {}, ...rows.map((cells) => el("tr", {}, ...cells.map((c) => el("td", {}, c))))),
-    );
+      el("tbody", {}, ...rows.map((cells) => el("tr", {}, ...cells.map((c) => el("td", {}, c))))));
   }
 
   document.addEventListener("DOMContentLoaded", () => {

@@ -39,6 +39,7 @@ def test_enums_and_bounds_come_from_the_served_model(spec, model):
 def test_every_route_is_documented(spec):
     assert set(spec["paths"]) == {
         "/predictdata", "/health", "/ready", "/model", "/metrics", "/openapi.json",
+        "/", "/static/{name}",
     }  # fmt: skip
 
 
