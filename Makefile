@@ -8,7 +8,7 @@ PIP_FLAGS := --quiet --disable-pip-version-check
 # The Procfile's web command, run as Elastic Beanstalk runs it.
 WEB_COMMAND = $(shell sed -n 's/^web: *//p' Procfile)
 
-.PHONY: install serve train publish test lint bundle clean
+.PHONY: install serve train publish test lint bundle release-bench inprocess-bench clean
 
 $(VENV)/.installed: requirements.txt requirements-train.txt requirements-test-serving.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,15 @@ lint: $(VENV)/.installed
 test: install lint
 	$(SRV)/python -m pytest tests/server -q
 	$(DEV)/python -m pytest tests -q --ignore=tests/server
+
+# The release gate: Locust against the Procfile's server; go/no-go and a report.
+# ARGS=--record-baseline after a go; ARGS="--url https://staging…" for staging.
+release-bench: install
+	$(DEV)/python -m benchmarks.release_gate $(ARGS)
+
+# scikit-learn (pandas in) vs onnxruntime at batch sizes 1 to 100,000, with a chart.
+inprocess-bench: $(VENV)/.installed
+	$(DEV)/python -m benchmarks.inprocess_bench $(ARGS)
 
 # The Elastic Beanstalk source bundle (standard library only: no venv needed).
 bundle:

@@ -11,7 +11,7 @@ from model_store.store import ModelStore, StoreError
 from server.config import RESOLVED_VERSION_ENV, Settings, load_settings
 from server.errors import RequestRejected, handle_rejected, handle_unexpected, serialize_http_error
 from server.metrics import MODEL_INFO, Metrics
-from server.middleware import RequestId
+from server.middleware import InjectedDelay, RequestId
 from server.model import ServedModel, load_verified_model
 from server.openapi import OpenApi
 from server.page import add_page_routes
@@ -23,7 +23,10 @@ logger = logging.getLogger(__name__)
 
 def create_app(model: ServedModel | None, settings: Settings) -> falcon.App:
     """Routes and handlers only; `model` is None when no verified model could be loaded."""
-    app = falcon.App(middleware=[RequestId(), Telemetry()])
+    middleware = [RequestId(), Telemetry()]
+    if settings.test_delay_ms:
+        middleware.append(InjectedDelay(settings.test_delay_ms, "/predictdata"))
+    app = falcon.App(middleware=middleware)
     app.req_options.strip_url_path_trailing_slash = True
     app.add_route("/predictdata", Predictions(model, settings.max_body_bytes, settings.max_rows))
     app.add_route("/health", Health())

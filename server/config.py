@@ -18,6 +18,9 @@ DEFAULT_ORT_THREADS = 1  # per worker; workers already use every core (see bench
 DEFAULT_TIMEOUT = 30
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 DEFAULT_MAX_ROWS = 100_000
+# Tests only: milliseconds slept before every POST /predictdata, so the release
+# gate's tests can prove a slowed server is a no-go. Unset (0) in every deployment.
+TEST_DELAY_ENV = "STUDYPREDICT_TEST_DELAY_MS"
 # Set by the Gunicorn master to the version it verified; workers serve exactly it.
 RESOLVED_VERSION_ENV = "STUDYPREDICT_RESOLVED_VERSION"
 
@@ -36,6 +39,7 @@ class Settings:
     max_rows: int = DEFAULT_MAX_ROWS
     ort_threads: int = DEFAULT_ORT_THREADS
     timeout: int = DEFAULT_TIMEOUT
+    test_delay_ms: int = 0
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int, maximum: int) -> int:
@@ -64,4 +68,5 @@ def load_settings(env: Mapping[str, str] = os.environ) -> Settings:
         max_rows=_positive_int(env, "MAX_ROWS", DEFAULT_MAX_ROWS, 10_000_000),
         ort_threads=_positive_int(env, "ORT_INTRA_OP_THREADS", DEFAULT_ORT_THREADS, 64),
         timeout=_positive_int(env, "GUNICORN_TIMEOUT", DEFAULT_TIMEOUT, 3600),
+        test_delay_ms=_positive_int(env, TEST_DELAY_ENV, 0, 60_000),
     )

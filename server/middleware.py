@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 import uuid
 
 import falcon
@@ -19,3 +20,15 @@ class RequestId:
 
     def process_response(self, req, resp, resource, req_succeeded: bool) -> None:
         resp.set_header(REQUEST_ID_HEADER, req.context.request_id)
+
+
+class InjectedDelay:
+    """Sleeps before every prediction: only for the release gate's slowed-server test."""
+
+    def __init__(self, delay_ms: int, path: str) -> None:
+        self._seconds = delay_ms / 1000
+        self._path = path
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        if req.path == self._path:
+            time.sleep(self._seconds)

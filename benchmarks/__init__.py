@@ -1,0 +1,1 @@
+"""Benchmarks of the prediction server: `python -m benchmarks.server_bench` (make bench)."""

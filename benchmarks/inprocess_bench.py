@@ -1,0 +1,185 @@
+"""In-process: the scikit-learn pipeline, run as the system this replaces ran it, against
+onnxruntime on the same model exported to ONNX. No HTTP, one process, one run.
+
+    python -m benchmarks.inprocess_bench [--batch-sizes 1,10,100] [--min-time 1.0]
+
+A ridge pipeline is trained at start on the synthetic sample and exported in memory.
+Both sides start each call from the same parsed request (one Python list per feature):
+- scikit-learn builds a pandas DataFrame and calls `pipeline.predict`, as the Flask app
+  this replaces did for every request;
+- onnxruntime builds its feeds and runs the session as the server does, with the
+  server's thread count per worker.
+Prints the table and writes table.md, results.json and speedup.png (log-log) to
+benchmarks/reports/inprocess-<timestamp>/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
+from sklearn.linear_model import Ridge
+
+from export.convert import to_onnx_bytes
+from export.metadata import input_schema
+from model_store.onnx_io import build_feeds, open_session, predict
+from server.config import DEFAULT_ORT_THREADS
+from train.columns import FEATURES, TARGET
+from train.pipeline import build_pipeline
+from train.synthetic import generate
+
+BATCH_SIZES = (1, 10, 100, 1_000, 10_000, 100_000)
+MIN_TIME_S = 1.0  # per engine and batch size
+ROUNDS = 5
+REPORTS = Path(__file__).resolve().parent / "reports"
+TRAIN_ROWS, TRAIN_SEED, REQUEST_SEED = 1_000, 42, 7
+
+
+@dataclass(frozen=True)
+class Row:
+    batch_size: int
+    sklearn_ms: float  # latency of one call
+    onnx_ms: float
+    max_abs_diff: float  # between the two engines' predictions, in math points
+
+    @property
+    def speedup(self) -> float:
+        return self.sklearn_ms / self.onnx_ms
+
+
+def time_call(call: Callable[[], object], min_time: float) -> float:
+    """Milliseconds of one call: the best of ROUNDS rounds lasting `min_time` in all.
+
+    The best rather than the median, as timeit does: on a shared machine other
+    processes only ever add time, and both engines get the same treatment.
+    """
+    call()  # warm-up: first-call allocations and caches are not the steady state
+    start = time.perf_counter()
+    call()
+    once = max(time.perf_counter() - start, 1e-9)
+    calls = max(1, round(min_time / ROUNDS / once))
+    best = math.inf
+    for _ in range(ROUNDS):
+        start = time.perf_counter()
+        for _ in range(calls):
+            call()
+        best = min(best, (time.perf_counter() - start) / calls)
+    return best * 1000
+
+
+def run(batch_sizes: Sequence[int], min_time: float) -> list[Row]:
+    training = generate(TRAIN_ROWS, TRAIN_SEED)
+    pipeline = build_pipeline(Ridge()).fit(training[list(FEATURES)], training[TARGET])
+    session = open_session(to_onnx_bytes(pipeline), intra_op_threads=DEFAULT_ORT_THREADS)
+    metadata = {"schema": input_schema(pipeline)}
+    requests = generate(max(batch_sizes), REQUEST_SEED)
+    rows = []
+    for size in batch_sizes:
+        columns = {name: requests[name].iloc[:size].tolist() for name in FEATURES}
+
+        def with_sklearn(columns=columns):
+            return pipeline.predict(pd.DataFrame(columns))
+
+        def with_onnx(columns=columns):
+            return predict(session, build_feeds(metadata, columns))
+
+        diff = float(np.max(np.abs(with_sklearn() - with_onnx())))
+        rows.append(
+            Row(size, time_call(with_sklearn, min_time), time_call(with_onnx, min_time), diff)
+        )
+    return rows
+
+
+def table(rows: Sequence[Row]) -> str:
+    lines = [
+        "| batch size | scikit-learn ms/call | onnxruntime ms/call | scikit-learn rows/s "
+        "| onnxruntime rows/s | speedup | max abs diff |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r.batch_size:,} | {r.sklearn_ms:,.3f} | {r.onnx_ms:,.3f} "
+            f"| {r.batch_size / r.sklearn_ms * 1000:,.0f} | {r.batch_size / r.onnx_ms * 1000:,.0f} "
+            f"| {r.speedup:,.1f}× | {r.max_abs_diff:.1e} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def chart(rows: Sequence[Row], path: Path) -> None:
+    """Rows/s and latency per call against batch size, both log-log."""
+    sizes = [r.batch_size for r in rows]
+    figure = Figure(figsize=(11, 4.5), layout="constrained")
+    FigureCanvasAgg(figure)
+    throughput, latency = figure.subplots(1, 2)
+    for label, ms, style in (
+        ("scikit-learn (pandas DataFrame in)", [r.sklearn_ms for r in rows], "o-"),
+        ("onnxruntime (exported model)", [r.onnx_ms for r in rows], "s-"),
+    ):
+        throughput.plot(
+            sizes, [n / m * 1000 for n, m in zip(sizes, ms, strict=True)], style, label=label
+        )
+        latency.plot(sizes, ms, style, label=label)
+    for r in rows:  # the speedup, written in the gap between the two lines
+        middle = r.batch_size * 1000 / math.sqrt(r.sklearn_ms * r.onnx_ms)
+        throughput.annotate(f"{r.speedup:,.0f}×", (r.batch_size, middle), ha="center", fontsize=8)
+    for axes, title, unit in (
+        (throughput, "Throughput (onnxruntime's speedup between the lines)", "rows per second"),
+        (latency, "Latency of one call", "milliseconds per call"),
+    ):
+        axes.set(xscale="log", yscale="log", xlabel="students per call", ylabel=unit, title=title)
+        axes.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:,.0f}"))
+        axes.grid(True, which="both", alpha=0.3)
+        axes.legend()
+    figure.suptitle(
+        f"Ridge pipeline in-process: scikit-learn {version('scikit-learn')} against "
+        f"onnxruntime {version('onnxruntime')} ({DEFAULT_ORT_THREADS} thread)"
+    )
+    figure.savefig(path, dpi=120)
+
+
+def main(argv: Sequence[str] | None = None) -> Path:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.inprocess_bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--batch-sizes",
+        default=",".join(map(str, BATCH_SIZES)),
+        help="comma-separated students per call",
+    )
+    parser.add_argument(
+        "--min-time",
+        type=float,
+        default=MIN_TIME_S,
+        help=f"seconds per engine and batch size (default {MIN_TIME_S})",
+    )
+    parser.add_argument("--reports-dir", type=Path, default=REPORTS)
+    args = parser.parse_args(argv)
+    sizes = [int(s) for s in args.batch_sizes.split(",")]
+    rows = run(sizes, args.min_time)
+    out = args.reports_dir / f"inprocess-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
+    out.mkdir(parents=True, exist_ok=True)
+    text = table(rows)
+    (out / "table.md").write_text(text)
+    (out / "results.json").write_text(json.dumps([asdict(r) for r in rows], indent=2) + "\n")
+    chart(rows, out / "speedup.png")
+    print(text)
+    print(f"written: {out / 'table.md'}, {out / 'speedup.png'}")
+    return out
+
+
+if __name__ == "__main__":
+    main()
