@@ -16,6 +16,12 @@ from model_store.store import ModelStore, StoreError
 from server.config import RESOLVED_VERSION_ENV, ConfigError, load_settings
 from server.preflight import verify_in_child
 
+# Per-record work the logs never use (caller lookup, thread and
+# multiprocessing names): a measured share of a single-student request's cost.
+# (Gunicorn's own format prints the process id, so that one stays.)
+logging._srcfile = None
+logging.logThreads = False
+logging.logMultiprocessing = False
 logging.basicConfig(
     level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
 )

@@ -37,6 +37,7 @@ class JsonParser:
         self._record = msgspec.defstruct("Student", fields, kw_only=True)
         self._decoder = msgspec.json.Decoder(Union[self._record, list[self._record]])  # noqa: UP007
         self._getters = {rule.name: attrgetter(rule.name) for rule in rules}
+        self._canonical = {r.name: {c: c for c in r.categories} for r in rules if r.categories}
 
     def parse(self, body: bytes) -> Batch:
         try:
@@ -47,8 +48,13 @@ class JsonParser:
         students = [decoded] if single else decoded
         self._check_size(len(students))
         ids = [s.id for s in students]
+        columns = {name: list(map(get, students)) for name, get in self._getters.items()}
+        for name, canonical in self._canonical.items():
+            # One shared str object per category: onnxruntime converts repeated
+            # objects far faster than equal but distinct ones.
+            columns[name] = list(map(canonical.__getitem__, columns[name]))
         return Batch(
-            columns={name: list(map(get, students)) for name, get in self._getters.items()},
+            columns=columns,
             ids=ids if any(i is not None for i in ids) else None,
             single=single,
             size=len(students),

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
-import uuid
 
 import falcon
 
@@ -16,7 +16,9 @@ _SAFE_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
 class RequestId:
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         given = req.get_header(REQUEST_ID_HEADER)
-        req.context.request_id = given if given and _SAFE_ID.fullmatch(given) else uuid.uuid4().hex
+        req.context.request_id = (
+            given if given and _SAFE_ID.fullmatch(given) else os.urandom(16).hex()
+        )
 
     def process_response(self, req, resp, resource, req_succeeded: bool) -> None:
         resp.set_header(REQUEST_ID_HEADER, req.context.request_id)

@@ -19,7 +19,9 @@ class ServedModel:
 
     def predict_columns(self, columns: dict[str, list]) -> np.ndarray:
         """Math scores for validated columns, rounded to hundredths (scores are whole points)."""
-        return np.round(predict(self.session, build_feeds(self.metadata, columns)), 2)
+        # What np.round(scores, 2) computes, without its per-call overhead
+        # (measured 10-20 µs for a single student).
+        return np.rint(predict(self.session, build_feeds(self.metadata, columns)) * 100) / 100
 
 
 def load_verified_model(store: ModelStore, version: str | None, threads: int) -> ServedModel:
