@@ -8,7 +8,7 @@ PIP_FLAGS := --quiet --disable-pip-version-check
 # The Procfile's web command, run as Elastic Beanstalk runs it.
 WEB_COMMAND = $(shell sed -n 's/^web: *//p' Procfile)
 
-.PHONY: install serve train publish test lint bundle release-bench inprocess-bench clean
+.PHONY: install serve train publish test lint bundle bench release-bench inprocess-bench clean
 
 $(VENV)/.installed: requirements.txt requirements-train.txt requirements-test-serving.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ lint: $(VENV)/.installed
 test: install lint
 	$(SRV)/python -m pytest tests/server -q
 	$(DEV)/python -m pytest tests -q --ignore=tests/server
+
+# The server benchmark: wrk against the Procfile's server, each figure a ratio
+# to floors measured in the same run. ARGS=--threads-sweep adds ORT threads=2.
+bench: install
+	$(DEV)/python -m benchmarks.server_bench $(ARGS)
 
 # The release gate: Locust against the Procfile's server; go/no-go and a report.
 # ARGS=--record-baseline after a go; ARGS="--url https://staging…" for staging.

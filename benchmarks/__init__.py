@@ -1,1 +1,1 @@
-"""Benchmarks of the prediction server: `python -m benchmarks.server_bench` (make bench)."""
+"""Benchmarks: HTTP (`python -m benchmarks.server_bench`), the release gate, in-process."""
