@@ -1,6 +1,6 @@
 """The release benchmark's load: the real traffic mix against POST /predictdata.
 
-`python -m benchmarks.release_gate` runs it (see benchmarks/README-release.md); by
+`python -m benchmarks.release_gate` runs it (see "Release benchmarks" in README.md); by
 hand, from the repository root:
 
     locust -f benchmarks/locustfile.py --host http://127.0.0.1:8000 --cohort-size 500
