@@ -19,7 +19,7 @@ import msgspec
 
 from server.batch import Batch
 from server.errors import ErrorCollector, InvalidRecords, MalformedBody, TooLarge
-from server.rules import ID_FIELD, FeatureRule, check_id, json_type_name
+from server.rules import ID_FIELD, INT64_BOUND, FeatureRule, check_id, json_type_name
 
 
 class JsonParser:
@@ -33,7 +33,8 @@ class JsonParser:
             else:
                 kind = Annotated[float, msgspec.Meta(ge=rule.minimum, le=rule.maximum)]
             fields.append((rule.name, kind))
-        fields.append((ID_FIELD, str | int | None, None))
+        int64 = Annotated[int, msgspec.Meta(ge=-INT64_BOUND, le=INT64_BOUND - 1)]
+        fields.append((ID_FIELD, str | int64 | None, None))
         self._record = msgspec.defstruct("Student", fields, kw_only=True)
         self._decoder = msgspec.json.Decoder(Union[self._record, list[self._record]])  # noqa: UP007
         self._getters = {rule.name: attrgetter(rule.name) for rule in rules}
@@ -42,12 +43,15 @@ class JsonParser:
     def parse(self, body: bytes) -> Batch:
         try:
             decoded = self._decoder.decode(body)
-        except (msgspec.DecodeError, RecursionError):  # ValidationError is a DecodeError
+        # ValidationError is a DecodeError; invalid UTF-8 inside a string is a UnicodeDecodeError.
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
             return self._parse_checking_every_field(body)
         single = not isinstance(decoded, list)
         students = [decoded] if single else decoded
         self._check_size(len(students))
         ids = [s.id for s in students]
+        if any(isinstance(i, str) and not i.isascii() and check_id(i) for i in ids):
+            return self._parse_checking_every_field(body)  # to name the id that cannot be echoed
         columns = {name: list(map(get, students)) for name, get in self._getters.items()}
         for name, canonical in self._canonical.items():
             # One shared str object per category: onnxruntime converts repeated

@@ -52,7 +52,7 @@ class Predictions:
         scores = self._model.predict_columns(batch.columns).tolist() if batch.size else []
         resp.set_header("X-Model-Version", self._model.version)
         if media_type == MEDIA_CSV:
-            resp.content_type = MEDIA_CSV
+            resp.content_type = f"{MEDIA_CSV}; charset=utf-8"  # text/* defaults to ASCII or Latin-1
             resp.data = csv_response(scores, batch.ids)
         else:
             resp.content_type = falcon.MEDIA_JSON
@@ -64,7 +64,9 @@ class Predictions:
             raise TooLarge(self._too_large(length))
         if length is not None:
             return req.stream.read(length)
-        body = req.bounded_stream.read(self._max_body_bytes + 1)  # chunked: no length given
+        # Chunked: no length given. Falcon's bounded_stream would read nothing without
+        # a Content-Length; Gunicorn ends wsgi.input with the last chunk.
+        body = req.stream.read(self._max_body_bytes + 1)
         if len(body) > self._max_body_bytes:
             raise TooLarge(self._too_large(None))
         return body
@@ -94,10 +96,20 @@ def csv_response(scores: list[float], ids: list | None) -> bytes:
     if ids is None:
         return ("math_score\n" + "".join(f"{s}\n" for s in scores)).encode()
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(("id", "math_score"))
-    writer.writerows(zip(ids, scores, strict=True))
+    out.write("id,math_score\n")
+    write_scored_rows(out, ids, scores)
     return out.getvalue().encode()
+
+
+def write_scored_rows(out, ids: list, scores: list[float]) -> None:
+    """(id, math_score) CSV rows. QUOTE_MINIMAL quotes the line terminator ("\n")
+    but not a lone "\r", at which readers also end a row: quote every field when
+    an id holds one."""
+    carriage_return = any(isinstance(i, str) and "\r" in i for i in ids)
+    writer = csv.writer(
+        out, lineterminator="\n", quoting=csv.QUOTE_ALL if carriage_return else csv.QUOTE_MINIMAL
+    )
+    writer.writerows(zip(ids, scores, strict=True))
 
 
 class Health:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from model_store.schema import CATEGORICAL
 
 ID_FIELD = "id"
-_INT64 = 2**63
+INT64_BOUND = 2**63  # ids are 64-bit signed integers: -INT64_BOUND <= id < INT64_BOUND
 
 
 def json_type_name(value: object) -> str:
@@ -91,11 +91,26 @@ class FeatureRule:
 
 
 def check_id(value: object) -> str | None:
-    if value is None or isinstance(value, str):
+    if value is None:
         return None
-    if isinstance(value, int) and not isinstance(value, bool) and -_INT64 <= value < _INT64:
-        return None
+    if isinstance(value, str):
+        if value.isascii() or not _has_lone_surrogate(value):
+            return None
+        return "id must be Unicode text; it holds a lone surrogate escape (\\ud800-\\udfff)"
+    if isinstance(value, int) and not isinstance(value, bool):
+        if -INT64_BOUND <= value < INT64_BOUND:
+            return None
+        return "id is out of range; an integer id must fit in 64 bits (or send it as a string)"
     return f"id must be a string or an integer; got {json_type_name(value)}"
+
+
+def _has_lone_surrogate(text: str) -> bool:
+    # JSON may escape one (\ud800); it cannot be encoded as UTF-8 in the answer.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def rules_from_metadata(metadata: dict) -> list[FeatureRule]:

@@ -22,6 +22,7 @@ from server.config import load_settings
 from server.csv_input import CsvLayout, CsvParser
 from server.errors import RequestRejected
 from server.model import ServedModel, load_verified_model
+from server.resources import write_scored_rows
 from server.rules import rules_from_metadata
 
 DEFAULT_CHUNK_ROWS = 10_000
@@ -79,10 +80,10 @@ def score_file(
                 rejected += len(bad)
                 if batch.size:
                     scores = model.predict_columns(batch.columns).tolist()
-                    rows = (
-                        zip(batch.ids, scores, strict=True) if batch.ids else ([s] for s in scores)
-                    )
-                    out.writerows(rows)
+                    if batch.ids:
+                        write_scored_rows(outfile, batch.ids, scores)
+                    else:
+                        out.writerows([s] for s in scores)
                     scored += batch.size
         except csv.Error as exc:
             raise ScoringStopped(

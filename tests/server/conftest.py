@@ -114,7 +114,10 @@ class RunningServer:
                 raise AssertionError(f"server exited with {self.process.returncode}:\n{self.log()}")
             try:
                 with urllib.request.urlopen(self.url + "/ready", timeout=1) as response:
-                    if response.status == 200:
+                    # The log proves the answer is ours: another suite may have
+                    # taken the "free" port before Gunicorn bound it.
+                    ours = f"Listening at: {self.url} ({self.process.pid})" in self.log()
+                    if response.status == 200 and ours:
                         return
             except (urllib.error.URLError, OSError):
                 pass

@@ -41,7 +41,7 @@ def sample_csv(model, with_ids: bool) -> str:
 def test_csv_in_csv_out_in_order(client, model):
     response = post_csv(client, sample_csv(model, with_ids=True))
     assert response.status_code == 200
-    assert response.headers["content-type"] == "text/csv"
+    assert response.headers["content-type"] == "text/csv; charset=utf-8"
     assert response.headers["x-model-version"] == model.version
     result = rows(response)
     assert [r["id"] for r in result] == [f"s{i}" for i in range(len(result))]
