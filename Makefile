@@ -8,7 +8,7 @@ PIP_FLAGS := --quiet --disable-pip-version-check
 # The Procfile's web command, run as Elastic Beanstalk runs it.
 WEB_COMMAND = $(shell sed -n 's/^web: *//p' Procfile)
 
-.PHONY: install serve train publish test lint bundle bench release-bench inprocess-bench clean
+.PHONY: install serve train publish test soak lint bundle bench release-bench inprocess-bench clean
 
 $(VENV)/.installed: requirements.txt requirements-train.txt requirements-test-serving.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,11 @@ inprocess-bench: $(VENV)/.installed
 # The Elastic Beanstalk source bundle (standard library only: no venv needed).
 bundle:
 	$(PYTHON) deploy/bundle.py
+
+# 60 s of mixed traffic at the machine's highest rate, every answer checked
+# against onnxruntime, worker memory growth < 5% (SOAK_SECONDS to change).
+soak: $(VENV)/.installed $(SERVE_VENV)/.installed
+	$(DEV)/python -m pytest tests/reliability -m soak -q -s
 
 clean:
 	rm -rf $(VENV) $(SERVE_VENV) runs build .pytest_cache
