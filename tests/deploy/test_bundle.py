@@ -27,6 +27,7 @@ import pytest
 import yaml
 
 from model_store.store import ModelStore
+from tests.server.conftest import STUDENT
 
 REPO = Path(__file__).resolve().parents[2]
 BUNDLE_SCRIPT = REPO / "deploy" / "bundle.py"
@@ -36,15 +37,6 @@ READY_TIMEOUT = 20.0
 STOP_TIMEOUT = 10.0
 ENVIRONMENT_NAMESPACE = "aws:elasticbeanstalk:application:environment"
 NOT_SERVED = ("tests/", "train/", "export/", "benchmarks/", "data/", "runs/", "deploy/")
-STUDENT = {
-    "gender": "female",
-    "race_ethnicity": "group B",
-    "parental_level_of_education": "bachelor's degree",
-    "lunch": "standard",
-    "test_preparation_course": "none",
-    "reading_score": 72,
-    "writing_score": 74,
-}
 
 
 def run_bundle(out: Path, root: Path = REPO) -> subprocess.CompletedProcess:
