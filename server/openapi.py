@@ -25,7 +25,9 @@ def _error(description: str) -> dict:
 
 
 def student_schema(metadata: dict) -> dict:
-    properties: dict = {ID_FIELD: {"type": ["string", "integer"], "description": "echoed back"}}
+    properties: dict = {
+        ID_FIELD: {"type": ["string", "integer", "null"], "description": "echoed back"}
+    }
     for rule in rules_from_metadata(metadata):
         if rule.categories is not None:
             properties[rule.name] = {"type": "string", "enum": sorted(rule.categories)}
@@ -35,6 +37,16 @@ def student_schema(metadata: dict) -> dict:
             }  # fmt: skip
     required = [r.name for r in rules_from_metadata(metadata)]
     return {"type": "object", "properties": properties, "required": required}
+
+
+def csv_example(metadata: dict) -> str:
+    """A header and one valid student: documented examples must be accepted."""
+    rules = rules_from_metadata(metadata)
+    values = [
+        sorted(r.categories)[0] if r.categories else f"{(r.minimum + r.maximum) / 2:g}"
+        for r in rules
+    ]
+    return ",".join([ID_FIELD, *(r.name for r in rules)]) + "\n" + ",".join(["s-1", *values]) + "\n"
 
 
 def build_openapi(metadata: dict) -> dict:
@@ -104,8 +116,8 @@ def build_openapi(metadata: dict) -> dict:
                     }
                 },
                 CSV: {
-                    "schema": {"type": "string"},
-                    "example": "id,gender,race_ethnicity,...\n",
+                    "schema": {"type": "string", "minLength": 1},
+                    "example": csv_example(metadata),
                 },
             },
         },

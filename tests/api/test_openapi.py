@@ -56,3 +56,12 @@ def test_real_responses_match_their_schemas(client, spec):
 def test_the_schema_rejects_what_the_server_rejects(spec):
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({**STUDENT, "lunch": "caviar"}, component(spec, "Student"))
+
+
+def test_the_documented_csv_example_is_accepted(client, spec):
+    content = spec["paths"]["/predictdata"]["post"]["requestBody"]["content"]["text/csv"]
+    response = client.simulate_post(
+        "/predictdata", body=content["example"], headers={"Content-Type": "text/csv"}
+    )
+    assert response.status_code == 200
+    assert response.text.startswith("id,math_score\ns-1,")
