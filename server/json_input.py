@@ -12,10 +12,10 @@ rather than as broken JSON.
 from __future__ import annotations
 
 import json
-from operator import attrgetter
 from typing import Annotated, Literal, Union
 
 import msgspec
+from msgspec.structs import astuple
 
 from server.batch import Batch
 from server.errors import ErrorCollector, InvalidRecords, MalformedBody, TooLarge
@@ -37,8 +37,7 @@ class JsonParser:
         fields.append((ID_FIELD, str | int64 | None, None))
         self._record = msgspec.defstruct("Student", fields, kw_only=True)
         self._decoder = msgspec.json.Decoder(Union[self._record, list[self._record]])  # noqa: UP007
-        self._getters = {rule.name: attrgetter(rule.name) for rule in rules}
-        self._canonical = {r.name: {c: c for c in r.categories} for r in rules if r.categories}
+        self._feature_names = [rule.name for rule in rules]
 
     def parse(self, body: bytes) -> Batch:
         try:
@@ -49,17 +48,21 @@ class JsonParser:
         single = not isinstance(decoded, list)
         students = [decoded] if single else decoded
         self._check_size(len(students))
-        ids = [s.id for s in students]
-        if any(isinstance(i, str) and not i.isascii() and check_id(i) for i in ids):
+        if not students:
+            return Batch(columns={r.name: [] for r in self._rules}, ids=None, single=False, size=0)
+        # One tuple per field (the schema's features, then id), transposed in C:
+        # measured 90 µs per 1,000 students against 160 µs for a getter per field.
+        # Category values need no canonicalising: msgspec returns one shared str
+        # object per Literal value, which onnxruntime converts far faster than
+        # equal but distinct strings.
+        *features, ids = zip(*map(astuple, students), strict=True)
+        if ids.count(None) == len(ids):
+            ids = None
+        elif any(isinstance(i, str) and not i.isascii() and check_id(i) for i in ids):
             return self._parse_checking_every_field(body)  # to name the id that cannot be echoed
-        columns = {name: list(map(get, students)) for name, get in self._getters.items()}
-        for name, canonical in self._canonical.items():
-            # One shared str object per category: onnxruntime converts repeated
-            # objects far faster than equal but distinct ones.
-            columns[name] = list(map(canonical.__getitem__, columns[name]))
         return Batch(
-            columns=columns,
-            ids=ids if any(i is not None for i in ids) else None,
+            columns=dict(zip(self._feature_names, features, strict=True)),
+            ids=list(ids) if ids is not None else None,
             single=single,
             size=len(students),
         )
