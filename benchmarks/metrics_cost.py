@@ -1,7 +1,7 @@
 """python -m benchmarks.metrics_cost: what the Prometheus metrics cost a single-student request.
 
 In-process and on one core, so the shared machine's noise mostly cancels: the
-metric updates Telemetry makes per request (in multiprocess mode, as under
+metric updates RequestTelemetry makes per request (in multiprocess mode, as under
 Gunicorn) against a whole single-student request through the WSGI app.
 """
 

@@ -11,19 +11,19 @@ from model_store.store import ModelStore, StoreError
 from server.config import RESOLVED_VERSION_ENV, Settings, load_settings
 from server.errors import RequestRejected, handle_rejected, handle_unexpected, serialize_http_error
 from server.metrics import MODEL_INFO, Metrics
-from server.middleware import InjectedDelay, RequestId
+from server.middleware import InjectedDelay
 from server.model import ServedModel, load_verified_model
 from server.openapi import OpenApi
 from server.page import add_page_routes
 from server.resources import Health, ModelInfo, Predictions, Ready
-from server.telemetry import Telemetry
+from server.telemetry import AccessLog, RequestTelemetry
 
 logger = logging.getLogger(__name__)
 
 
 def create_app(model: ServedModel | None, settings: Settings) -> falcon.App:
     """Routes and handlers only; `model` is None when no verified model could be loaded."""
-    middleware = [RequestId(), Telemetry()]
+    middleware = [RequestTelemetry(AccessLog())]
     if settings.test_delay_ms:
         middleware.append(InjectedDelay(settings.test_delay_ms, "/predictdata"))
     app = falcon.App(middleware=middleware)

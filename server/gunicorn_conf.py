@@ -16,22 +16,10 @@ from model_store.store import ModelStore, StoreError
 from server.config import RESOLVED_VERSION_ENV, ConfigError, load_settings
 from server.preflight import verify_in_child
 
-# Per-record work the logs never use (caller lookup, thread and
-# multiprocessing names): a measured share of a single-student request's cost.
-# (Gunicorn's own format prints the process id, so that one stays.)
-logging._srcfile = None
-logging.logThreads = False
-logging.logMultiprocessing = False
 logging.basicConfig(
     level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
 )
 logger = logging.getLogger("studypredict.gunicorn")
-# One JSON object per request line (server/telemetry.py), nothing around it.
-_access_handler = logging.StreamHandler(sys.stderr)
-_access_handler.setFormatter(logging.Formatter("%(message)s"))
-_access_logger = logging.getLogger("studypredict.access")
-_access_logger.handlers[:] = [_access_handler]
-_access_logger.propagate = False
 
 # Metrics across workers: prometheus-client's multiprocess mode needs a folder
 # shared by the workers, set before they import it. Kept across SIGHUP reloads
@@ -60,8 +48,9 @@ preload_app = False
 # Gunicorn's runtime control socket sits at one fixed path per user: two servers
 # on a host (tests, blue/green) would fight over it, and we do not use it.
 control_socket_disable = True
-# The access log is the app's own JSON line per request, with the rows scored
-# and the request id (server/telemetry.py); Gunicorn's would be a second line.
+# The access log is the app's own JSON line per request on standard error, with
+# the rows scored and the request id (server/telemetry.py); Gunicorn's would be
+# a second line.
 accesslog = None
 errorlog = "-"
 
