@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 
 from model_store.onnx_io import build_feeds, predict, records_to_columns
+from server.json_input import JsonParser
+from server.rules import rules_from_metadata
 from tests.server.conftest import STUDENT, make_client
 
 
@@ -184,3 +186,17 @@ def test_body_over_the_limit_is_a_413(model):
     response = post_json(client, [STUDENT] * 3)
     assert response.status_code == 413
     assert "exceeds the limit of 100 bytes" in response.json["error"]
+
+
+def test_parsed_categories_share_one_str_object_per_value(model):
+    # onnxruntime converts repeated str objects far faster than equal but distinct
+    # ones; the parser relies on msgspec returning its Literal objects to get them.
+    parser = JsonParser(rules_from_metadata(model.metadata), max_rows=10)
+    spelled_apart = json.dumps({**STUDENT, "lunch": "standard"}).replace(
+        '"standard"', '"st\\u0061ndard"'
+    )
+    body = f"[{json.dumps({**STUDENT, 'lunch': 'standard'})}, {spelled_apart}]".encode()
+    batch = parser.parse(body)
+    first, second = batch.columns["lunch"]
+    assert first == second == "standard"
+    assert first is second
