@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import csv
-import io
-
 import falcon
 import msgspec
 
 from server.batch import Batch
 from server.csv_input import CsvParser
+from server.csv_output import csv_response
 from server.errors import ModelUnavailable, TooLarge, UnsupportedMediaType
 from server.json_input import JsonParser
 from server.model import ServedModel
@@ -90,26 +88,6 @@ def json_response(version: str, scores: list[float], batch: Batch) -> dict:
             for i, s in zip(batch.ids, scores, strict=True)
         ]
     return {"model_version": version, "count": len(scores), "predictions": predictions}
-
-
-def csv_response(scores: list[float], ids: list | None) -> bytes:
-    if ids is None:
-        return ("math_score\n" + "".join(f"{s}\n" for s in scores)).encode()
-    out = io.StringIO()
-    out.write("id,math_score\n")
-    write_scored_rows(out, ids, scores)
-    return out.getvalue().encode()
-
-
-def write_scored_rows(out, ids: list, scores: list[float]) -> None:
-    """(id, math_score) CSV rows. QUOTE_MINIMAL quotes the line terminator ("\n")
-    but not a lone "\r", at which readers also end a row: quote every field when
-    an id holds one."""
-    carriage_return = any(isinstance(i, str) and "\r" in i for i in ids)
-    writer = csv.writer(
-        out, lineterminator="\n", quoting=csv.QUOTE_ALL if carriage_return else csv.QUOTE_MINIMAL
-    )
-    writer.writerows(zip(ids, scores, strict=True))
 
 
 class Health:

@@ -20,9 +20,9 @@ from tqdm import tqdm
 from model_store.store import ModelStore, StoreError
 from server.config import load_settings
 from server.csv_input import CsvLayout, CsvParser
+from server.csv_output import write_scored_rows
 from server.errors import RequestRejected
 from server.model import ServedModel, load_verified_model
-from server.resources import write_scored_rows
 from server.rules import rules_from_metadata
 
 DEFAULT_CHUNK_ROWS = 10_000

@@ -18,9 +18,10 @@ from benchmarks.server_bench.bodies import MEDIA_CSV, Body
 from model_store.store import ModelStore
 from server.config import DEFAULT_MAX_ROWS
 from server.csv_input import CsvParser
+from server.csv_output import csv_response
 from server.json_input import JsonParser
 from server.model import load_verified_model
-from server.resources import csv_response, json_response
+from server.resources import json_response
 from server.rules import rules_from_metadata
 
 # Best of this many timed batches of calls: noise only ever adds time.
