@@ -20,6 +20,7 @@ from benchmarks.server_bench.wrk import CONNECTIONS, run_wrk
 from server.config import DEFAULT_ORT_THREADS
 
 FLOOR_APP = "benchmarks.floor_app:app"
+MODEL_FLOOR_APP = "benchmarks.model_floor_app:app"
 REFERENCE_APP = "benchmarks.reference_flask_app:app"
 THREADS_ENV = "ORT_INTRA_OP_THREADS"
 SWEEP_THREADS = (1, 2)
@@ -78,6 +79,7 @@ def load_cells(args, bodies: dict[str, Body], pipeline: Path, logs: Path) -> dic
 
         default = str(DEFAULT_ORT_THREADS)
         floor = start("floor", args.serve_venv, FLOOR_APP)
+        model_floor = start("model-floor", args.serve_venv, MODEL_FLOOR_APP)
         server = start("server", args.serve_venv, **{THREADS_ENV: default})
         reference = start(
             "reference", Path(sys.prefix), REFERENCE_APP, **{REFERENCE_PIPELINE_ENV: str(pipeline)}
@@ -91,12 +93,14 @@ def load_cells(args, bodies: dict[str, Body], pipeline: Path, logs: Path) -> dic
                     sweep.append((name, other))
         # Cells compared with each other run back to back, so they share the
         # machine's state at that moment.
-        plan = [("floor/single", floor, "single"), ("server/single", server, "single")]
-        plan += [(f"{name}/single", other, "single") for name, other in sweep]
-        plan += [("reference/single", reference, "single")]
-        plan += [("floor/bulk", floor, "bulk"), ("server/bulk", server, "bulk")]
-        plan += [(f"{name}/bulk", other, "bulk") for name, other in sweep]
-        plan += [("floor/csv", floor, "csv"), ("server/csv", server, "csv")]
+        plan = []
+        for body in ("single", "bulk", "csv"):
+            plan += [(f"floor/{body}", floor, body), (f"model-floor/{body}", model_floor, body)]
+            plan += [(f"server/{body}", server, body)]
+            if body != "csv":
+                plan += [(f"{name}/{body}", other, body) for name, other in sweep]
+            if body == "single":
+                plan += [("reference/single", reference, "single")]
         for running in {id(s): s for _, s, _ in plan}.values():
             wait_until_serving(running, bodies["single"].data, bodies["single"].content_type)
         warmup = min(1.0, args.duration)

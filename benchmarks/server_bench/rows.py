@@ -62,6 +62,14 @@ def floor_rows(m: Measurements) -> list[Row]:
                 "is the floor", 1.0)
         )  # fmt: skip
     for name in ("single", "bulk", "csv"):
+        body, run = m.bodies[name], m.best(f"model-floor/{name}")
+        floor_run = m.best(f"floor/{name}")
+        rows.append(
+            Row(f"HTTP + onnxruntime floor, {_label(body)}", "req/s", run.requests_per_second,
+                _rate(run), f"HTTP floor {floor_run.requests_per_second:,.1f} req/s",
+                run.requests_per_second / floor_run.requests_per_second)
+        )  # fmt: skip
+    for name in ("single", "bulk", "csv"):
         body, done = m.bodies[name], m.compute[name]
         floor_run = m.best(f"floor/{name}")
         floor_us = floor_run.server_cpu_us_per_request or 1e6 / floor_run.requests_per_second
@@ -96,7 +104,27 @@ def server_rows(m: Measurements, prefix: str = "server", label: str = "Server") 
             Target(f"≥ {BULK_SHARE_OF_FLOOR:.0%} of floor", lambda v, r: r >= BULK_SHARE_OF_FLOOR)),
         _cpu_row(f"{label}, 1 student JSON", single, floor_single),
         _cpu_row(f"{label}, {_label(bulk_body)}", bulk, floor_bulk),
+        _model_floor_row(m, f"{label}, 1 student JSON", single, "single", SINGLE_SHARE_OF_FLOOR),
+        _model_floor_row(m, f"{label}, {_label(bulk_body)}", bulk, "bulk", BULK_SHARE_OF_FLOOR),
     ]  # fmt: skip
+
+
+def _model_floor_row(
+    m: Measurements, cell: str, run: WrkRun, body: str, share: float | None = None
+) -> Row:
+    """The part of the gap that is ours: the same cell against HTTP + the model's run alone.
+
+    The issue's shares of the HTTP floor leave no room for the model: the
+    HTTP + onnxruntime floor itself is below 85% of it for one student. The same
+    shares of this floor are what they ask of the server's own work."""
+    floor = m.best(f"model-floor/{body}")
+    target = None
+    if share is not None:
+        target = Target(f"≥ {share:.0%} of it (restated)", lambda v, r: r >= share)
+    return Row(cell, "req/s vs HTTP + onnxruntime floor", run.requests_per_second,
+               f"{run.requests_per_second:,.0f} req/s",
+               f"HTTP + onnxruntime floor {floor.requests_per_second:,.0f} req/s",
+               run.requests_per_second / floor.requests_per_second, target)  # fmt: skip
 
 
 def _cpu_row(cell: str, run: WrkRun, floor: WrkRun) -> Row:
@@ -113,6 +141,7 @@ def csv_and_reference_rows(m: Measurements) -> list[Row]:
     ours, reference = m.best("server/single"), m.best("reference/single")
     floor_single = m.best("floor/single")
     return [
+        _model_floor_row(m, f"Server, {_label(csv_body)} (-c2)", csv, "csv"),
         Row(f"Server, {_label(csv_body)} (-c2)", "students/s", _students(csv, csv_body),
             f"{_students(csv, csv_body):,.0f} students/s ({_rate(csv)})",
             f"{csv_body.students:,} × HTTP floor {floor_csv.requests_per_second:,.1f} req/s",
@@ -188,9 +217,11 @@ def notes(m: Measurements, rounds: int, load_average: dict) -> list[str]:
         f"{after:.2f} after. Each cell runs right after its floor, so ratios absorb part of "
         "that; CPU-µs per request (the server's workers' CPU time / requests) most of it.",
         "Latency at -c8 on 2 sync workers is mostly queueing: p50 ≈ 8 / (req/s).",
-        "Bound: a server adding only the compute floor's CPU to the HTTP floor's would reach "
-        f"at most {_bound(m, 'single'):.2f} of the floor for one student and "
-        f"{_bound(m, 'bulk'):.2f} for 1,000 (1 / (1 + compute-floor ratio)).",
+        "Bound on the CPU-µs/req rows' ratio: a server adding only the compute floor's CPU "
+        f"to the HTTP floor's would reach at most {_bound(m, 'single'):.2f} for one student "
+        f"and {_bound(m, 'bulk'):.2f} for 1,000 (1 / (1 + compute-floor ratio)). The HTTP + "
+        "onnxruntime floor runs the served model on inputs built at start-up and nothing "
+        "else: no server built on this model can pass it.",
     ]
 
 

@@ -3,9 +3,10 @@
 Every server is the Procfile's web command under the real Gunicorn config, on
 a free loopback port, driven by wrk (-t2 -c8) and stopped at the end. Each
 figure is printed beside a floor measured in the same run (HTTP floor: the
-same config serving a constant; compute floor: the request's work in-process
-on one core), so other load on the machine moves the ratio far less than the
-figure. Rounds of all cells are interleaved and the best round of each cell
+same config serving a constant; HTTP + onnxruntime floor: that plus the served
+model's run on inputs built at start-up; compute floor: the request's work
+in-process on one core), so other load on the machine moves the ratio far less
+than the figure. Rounds of all cells are interleaved and the best round of each cell
 (highest requests/s, with that round's latencies) is reported: noise on a
 shared machine only ever slows a round down.
 

@@ -19,11 +19,15 @@ import pytest
 from benchmarks.server_bench.report import COLUMNS
 
 REPO = Path(__file__).resolve().parents[2]
+VS_MODEL_FLOOR = "req/s vs HTTP + onnxruntime floor"
 # (cell without its parenthesised detail, measure), in table order.
 EXPECTED_ROWS = [
     ("HTTP floor, 1 student JSON", "req/s"),
     ("HTTP floor, 1,000 students bulk", "req/s"),
     ("HTTP floor, 2,000 students csv", "req/s"),
+    ("HTTP + onnxruntime floor, 1 student JSON", "req/s"),
+    ("HTTP + onnxruntime floor, 1,000 students bulk", "req/s"),
+    ("HTTP + onnxruntime floor, 2,000 students csv", "req/s"),
     ("Compute floor, 1 student JSON", "CPU-µs per call, 1 core"),
     ("Compute floor, 1,000 students bulk", "CPU-µs per call, 1 core"),
     ("Compute floor, 2,000 students csv", "CPU-µs per call, 1 core"),
@@ -32,6 +36,9 @@ EXPECTED_ROWS = [
     ("Server, 1,000 students bulk", "students/s"),
     ("Server, 1 student JSON", "server CPU-µs/req (ratio: floor ÷ this)"),
     ("Server, 1,000 students bulk", "server CPU-µs/req (ratio: floor ÷ this)"),
+    ("Server, 1 student JSON", VS_MODEL_FLOOR),
+    ("Server, 1,000 students bulk", VS_MODEL_FLOOR),
+    ("Server, 2,000 students csv", VS_MODEL_FLOOR),
     ("Server, 2,000 students csv", "students/s"),
     ("Reference: Flask, pickle + pandas per request, 1 student", "req/s"),
     ("Speed-up over the reference, 1 student", "× req/s"),
@@ -44,6 +51,8 @@ EXPECTED_ROWS = [
     ("Server, ORT threads=2, 1,000 students bulk", "students/s"),
     ("Server, ORT threads=2, 1 student JSON", "server CPU-µs/req (ratio: floor ÷ this)"),
     ("Server, ORT threads=2, 1,000 students bulk", "server CPU-µs/req (ratio: floor ÷ this)"),
+    ("Server, ORT threads=2, 1 student JSON", VS_MODEL_FLOOR),
+    ("Server, ORT threads=2, 1,000 students bulk", VS_MODEL_FLOOR),
 ]
 
 pytestmark = pytest.mark.skipif(
