@@ -25,8 +25,8 @@ from importlib.metadata import version
 from pathlib import Path
 
 from benchmarks import release_locust, release_stats
+from benchmarks.procfile_server import REPO, SERVE_VENV, ServerError, gunicorn, wait_until_ready
 from benchmarks.release_report import render
-from benchmarks.release_server import REPO, ServerError, procfile_server
 from benchmarks.release_stats import RunStats
 from benchmarks.release_traffic import DEFAULT_COHORT_SIZE, fetch_model_info
 from benchmarks.release_verdict import Verdict, judge, load_thresholds
@@ -132,7 +132,10 @@ def measure(args: argparse.Namespace, report_dir: Path) -> RunStats:
         if args.url:
             url = args.url.rstrip("/")
         else:
-            url = stack.enter_context(procfile_server(report_dir / "server.log"))
+            # Its log is the report's server.log.
+            server = stack.enter_context(gunicorn("server", SERVE_VENV, report_dir))
+            wait_until_ready(server)  # not just listening: a worker has loaded the model
+            url = server.url
         try:
             info["model_version"] = fetch_model_info(url)["version"]
         except (OSError, ValueError, KeyError) as exc:

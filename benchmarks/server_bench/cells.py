@@ -11,11 +11,11 @@ from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
+from benchmarks.procfile_server import Server, ServerError, gunicorn, post, wait_until_serving
 from benchmarks.reference_flask_app import REFERENCE_PIPELINE_ENV
 from benchmarks.server_bench import footprint
 from benchmarks.server_bench.bodies import Body
 from benchmarks.server_bench.contention import measure_cpu
-from benchmarks.server_bench.servers import Server, ServerError, gunicorn, post, wait_until_serving
 from benchmarks.server_bench.wrk import CONNECTIONS, run_wrk
 from server.config import DEFAULT_ORT_THREADS
 

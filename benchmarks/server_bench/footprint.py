@@ -16,7 +16,7 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from benchmarks.server_bench.servers import REPO
+from benchmarks.procfile_server import REPO
 
 TEST_REQUIREMENTS = REPO / "requirements-test-serving.txt"
 # What the HTTP floor's app needs: the venv floor is an empty venv plus these.

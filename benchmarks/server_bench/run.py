@@ -30,6 +30,7 @@ from pathlib import Path
 
 from sklearn.linear_model import Ridge
 
+from benchmarks.procfile_server import REPO, SERVE_VENV
 from benchmarks.server_bench import compute, footprint
 from benchmarks.server_bench.bodies import CSV_STUDENTS, make_bodies
 from benchmarks.server_bench.cells import (
@@ -40,7 +41,6 @@ from benchmarks.server_bench.cells import (
 )
 from benchmarks.server_bench.report import markdown, write_report
 from benchmarks.server_bench.rows import Measurements, build_rows, notes
-from benchmarks.server_bench.servers import REPO
 from benchmarks.server_bench.wrk import wrk_path
 from model_store.store import ModelStore
 from server.config import DEFAULT_ORT_THREADS, load_settings
@@ -72,7 +72,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--rss-predictions", type=int, default=RSS_PREDICTIONS,
         help="predictions served before reading the workers' memory",
     )  # fmt: skip
-    parser.add_argument("--serve-venv", type=Path, default=REPO / ".venv-serve")
+    parser.add_argument("--serve-venv", type=Path, default=SERVE_VENV)
     parser.add_argument("--report-dir", type=Path, help="default: benchmarks/reports/server-<ts>")
     args = parser.parse_args(argv)
     if args.rounds < 1 or args.duration <= 0:

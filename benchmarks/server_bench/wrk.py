@@ -8,9 +8,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmarks.procfile_server import PREDICT_PATH
 from benchmarks.server_bench.bodies import Body
 from benchmarks.server_bench.contention import CpuShares
-from benchmarks.server_bench.servers import PREDICT_PATH
 
 LUA_SCRIPT = Path(__file__).resolve().parent / "post.lua"
 THREADS = 2
