@@ -1,4 +1,4 @@
-"""python -m model_store {list,show,promote,rollback,verify}: manage published versions."""
+"""python -m model_store {list,show,promote,rollback,verify,clean}: manage published versions."""
 
 from __future__ import annotations
 
@@ -20,6 +20,25 @@ def verify(store: ModelStore, version: str) -> str:
     return f"{version}: ok (sha256 {stored.metadata['model_sha256'][:12]}…, parity {diff:.2g})"
 
 
+def clean(store: ModelStore, wait: float) -> int:
+    """Remove leftover staging folders, naming each; 1 if any is left or none could be examined."""
+    cleanup = store.remove_staging_leftovers(wait=max(0.0, wait))
+    if cleanup.busy:
+        print(
+            f"error: a publish is still in progress in {store.root} after {wait:g} s: its "
+            f"staging folder cannot be told from leftovers, so nothing was removed; try again",
+            file=sys.stderr,
+        )
+        return 1
+    for path in cleanup.removed:
+        print(f"removed {path}")
+    if not cleanup.removed and not cleanup.problems:
+        print("no leftover staging folders")
+    for problem in cleanup.problems:
+        print(f"error: {problem}", file=sys.stderr)
+    return 1 if cleanup.problems else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m model_store", description=__doc__)
     parser.add_argument(
@@ -36,6 +55,16 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("rollback", help="promote the version published before the current one")
     check = commands.add_parser("verify", help="check SHA-256 and parity of versions")
     check.add_argument("version", nargs="*", help="default: every version")
+    cleaner = commands.add_parser(
+        "clean", help="remove staging folders left behind by publishes that were killed"
+    )
+    cleaner.add_argument(
+        "--wait",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="how long to wait for publishes in progress to finish (default: 10)",
+    )
     args = parser.parse_args(argv)
 
     store = ModelStore(args.store)
@@ -70,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
                     failed += 1
                     print(f"error: {exc}", file=sys.stderr)
             return 1 if failed else 0
+        elif args.command == "clean":
+            return clean(store, args.wait)
     except StoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

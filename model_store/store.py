@@ -10,16 +10,33 @@ under `versions/` by one atomic rename, files read-only. `CURRENT` is replaced
 atomically (write a temporary file, fsync, rename), so a crash at any point
 leaves either the old pointer or the new one, never a broken one, and never a
 half-written version. Loading checks the model's SHA-256 against its metadata.
+
+A publish killed mid-way (SIGKILL, power loss) leaves its staging folder,
+`versions/.staging-<uuid>`, behind; it is never listed as a version. Such
+leftovers are removed at the start of each publish and by
+`python -m model_store clean`. What tells a leftover from the folder of a
+publish still in progress is a `flock` on the `versions/` folder itself: every
+publish holds a shared lock from before it creates its staging folder until
+that folder is renamed or removed, and a cleanup removes anything only while it
+holds the exclusive lock, so only while no publish is in progress. The kernel
+drops a killed process's locks, so its folder becomes removable at once; a
+folder's age proves nothing, since a slow disk can keep a live publish busy for
+minutes.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
+import logging
 import os
 import shutil
+import stat
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +47,8 @@ MODEL_FILE = "model.onnx"
 METADATA_FILE = "metadata.json"
 FORMAT_VERSION = 1
 _STAGING_PREFIX = ".staging-"
+
+logger = logging.getLogger(__name__)
 
 
 class StoreError(Exception):
@@ -49,6 +68,15 @@ class StoredModel:
     version: str
     metadata: dict
     onnx_bytes: bytes
+
+
+@dataclass(frozen=True)
+class StagingCleanup:
+    """What a removal of leftover staging folders did."""
+
+    removed: tuple[Path, ...] = ()
+    problems: tuple[str, ...] = ()  # one message per `.staging-*` entry left in place
+    busy: bool = False  # a publish was in progress: nothing was examined, nothing removed
 
 
 def sha256_hex(data: bytes) -> str:
@@ -129,10 +157,19 @@ class ModelStore:
         """Add a new immutable version and (by default) make it current. Returns its id.
 
         `metadata` is completed here with what the store guarantees: version id,
-        format, creation time and the model's SHA-256.
+        format, creation time and the model's SHA-256. Staging folders left by
+        killed publishes are removed first, unless another publish is in
+        progress; a leftover that cannot be removed is logged, never an error.
         """
         self._versions.mkdir(parents=True, exist_ok=True)
         digest = sha256_hex(onnx_bytes)
+        with self._publishing():
+            version = self._add_version(onnx_bytes, metadata, digest)
+        if promote:
+            self.promote(version)
+        return version
+
+    def _add_version(self, onnx_bytes: bytes, metadata: dict, digest: str) -> str:
         # Microseconds, and a zero-padded retry number, keep ids in publication order
         # even for versions published within one second.
         now = time.time()
@@ -165,10 +202,78 @@ class ModelStore:
             finally:
                 if staging.exists():
                     _remove_tree(staging)
-            if promote:
-                self.promote(version)
             return version
         raise StoreError(f"could not find a free version id for {stamp}-{digest[:8]}")
+
+    @contextlib.contextmanager
+    def _publishing(self) -> Iterator[None]:
+        """Hold the shared lock that marks a publish in progress, after removing
+        leftovers if no other publish is in progress (see the module docstring)."""
+        fd = os.open(self._versions, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                pass  # another publish is in progress: its folder is not debris; clean later
+            except OSError as exc:
+                logger.warning(
+                    "not removing leftover staging folders: cannot lock %s: %s",
+                    self._versions,
+                    exc,
+                )
+            else:
+                try:
+                    _log_cleanup(_remove_leftovers(fd, self._versions))
+                except OSError as exc:  # e.g. versions/ unreadable: never fail the publish
+                    logger.warning("cannot look for leftover staging folders: %s", exc)
+            try:
+                # Turns the exclusive lock, if held, into a shared one. flock does that by
+                # releasing it first, which is safe: this publish has no folder yet.
+                fcntl.flock(fd, fcntl.LOCK_SH)
+            except OSError as exc:
+                # flock fails where the file system has no locks, and then no cleanup can
+                # take the exclusive lock either: publish unlocked rather than not at all.
+                logger.warning("publishing without a lock on %s: %s", self._versions, exc)
+            yield
+        finally:
+            os.close(fd)
+
+    def remove_staging_leftovers(self, wait: float = 0.0) -> StagingCleanup:
+        """Remove the staging folders of publishes that were killed mid-way.
+
+        Only entries of `versions/` named `.staging-*` that are real folders are
+        removed, never a version, never `CURRENT`, and never through a symlink.
+        While a publish is in progress nothing is removed (its folder cannot be
+        told from a leftover): wait up to `wait` seconds for it, then return
+        with `busy` set. An entry that cannot be removed is named in `problems`.
+        """
+        try:
+            fd = os.open(self._versions, os.O_RDONLY | os.O_DIRECTORY)
+        except FileNotFoundError:
+            return StagingCleanup()
+        except OSError as exc:
+            raise StoreError(f"cannot open {self._versions}: {exc.strerror or exc}") from exc
+        try:
+            deadline = time.monotonic() + wait
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        return StagingCleanup(busy=True)
+                    time.sleep(0.05)
+                except OSError as exc:
+                    raise StoreError(
+                        f"cannot lock {self._versions} ({exc.strerror or exc}), so leftover "
+                        f"staging folders cannot be told from those of publishes in progress"
+                    ) from exc
+            try:
+                return _remove_leftovers(fd, self._versions)
+            except OSError as exc:
+                raise StoreError(f"cannot list {self._versions}: {exc.strerror or exc}") from exc
+        finally:
+            os.close(fd)
 
     def promote(self, version: str) -> None:
         """Make `version` the current one, atomically."""
@@ -209,6 +314,54 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _remove_leftovers(versions_fd: int, versions: Path) -> StagingCleanup:
+    """Remove every `.staging-*` folder in the `versions/` folder open as `versions_fd`;
+    the caller holds its exclusive lock. Everything is reached through that descriptor,
+    and symlinks are never followed."""
+    removed: list[Path] = []
+    problems: list[str] = []
+    with os.scandir(versions_fd) as entries:
+        names = sorted(e.name for e in entries if e.name.startswith(_STAGING_PREFIX))
+    for name in names:
+        path = versions / name
+        try:
+            mode = os.stat(name, dir_fd=versions_fd, follow_symlinks=False).st_mode
+        except FileNotFoundError:
+            continue  # removed meanwhile, by hand
+        except OSError as exc:
+            problems.append(f"cannot examine {path}: {exc.strerror or exc}")
+            continue
+        if not stat.S_ISDIR(mode):
+            problems.append(f"{path} is not a folder (a publish makes only folders): left alone")
+            continue
+        try:
+            # Staging folders are made read-only (0o555) before the rename; their files
+            # can be unlinked once the folder is writable again.
+            folder_fd = os.open(
+                name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=versions_fd
+            )
+            try:
+                os.fchmod(folder_fd, 0o700)
+            finally:
+                os.close(folder_fd)
+            shutil.rmtree(name, dir_fd=versions_fd)
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            if exc.filename and exc.filename != name:
+                reason += f" ({exc.filename})"
+            problems.append(f"cannot remove leftover staging folder {path}: {reason}")
+        else:
+            removed.append(path)
+    return StagingCleanup(removed=tuple(removed), problems=tuple(problems))
+
+
+def _log_cleanup(cleanup: StagingCleanup) -> None:
+    for path in cleanup.removed:
+        logger.info("removed leftover staging folder %s", path)
+    for problem in cleanup.problems:
+        logger.warning("%s", problem)
 
 
 def _remove_tree(path: Path) -> None:

@@ -108,6 +108,9 @@ def test_store_api_has_no_operation_that_rewrites_or_removes_a_version():
         "previous_version",
         "publish",
         "promote",
+        # Removes only `.staging-*` folders of killed publishes, never a version
+        # (tests/offline/test_store_staging_cleanup.py).
+        "remove_staging_leftovers",
     }
 
 
