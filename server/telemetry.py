@@ -73,7 +73,8 @@ class RequestTelemetry:
                 "method": req.method,
                 "path": req.path,
                 "status": status,
-                "duration_ms": round(seconds * 1000, 3),
+                # Whole microseconds over 1000: three decimals, without round()'s cost.
+                "duration_ms": int(seconds * 1e6) / 1000,
                 "rows": context.rows,
                 "request_id": context.request_id,
                 "model_version": resp.get_header("X-Model-Version"),
