@@ -13,8 +13,11 @@ import http.client
 import json
 import os
 import shutil
+import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -60,37 +63,45 @@ http {{
 """
 
 
-@pytest.fixture(scope="module")
-def nginx_url(tmp_path_factory):
-    """nginx on a free port in front of the Procfile server; both stopped at the end."""
+@contextmanager
+def platform_nginx(tmp: Path, upstream: int) -> Iterator[int]:
+    """nginx on a free port, proxying to `upstream`; yields its port, always stopped."""
     assert NGINX, "nginx is not installed: apt-get install -y nginx"
+    tmp.mkdir(exist_ok=True)
+    port = free_port()
+    conf = tmp / "nginx.conf"
+    conf.write_text(
+        PLATFORM_LIKE_CONF.format(
+            # As root, nginx's workers would run as nobody, who cannot enter
+            # pytest's private temporary folders.
+            user="user root;" if os.geteuid() == 0 else "",
+            tmp=tmp,
+            conf_d=CONF_D,
+            port=port,
+            upstream=upstream,
+        )
+    )
+    checked = subprocess.run([NGINX, "-t", "-c", str(conf)], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr
+    process = subprocess.Popen([NGINX, "-c", str(conf)], stderr=subprocess.PIPE)
+    try:
+        wait_listening(port, process)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def nginx_url(tmp_path_factory) -> Iterator[int]:
+    """nginx in front of the Procfile server; both stopped at the end."""
     tmp = tmp_path_factory.mktemp("nginx")
     store = copy_committed_store(tmp / "store")
     server = RunningServer(store.root, tmp / "server.log")
     try:
         server.wait_ready()
-        port = free_port()
-        conf = tmp / "nginx.conf"
-        conf.write_text(
-            PLATFORM_LIKE_CONF.format(
-                # As root, nginx's workers would run as nobody, who cannot enter
-                # pytest's private temporary folders.
-                user="user root;" if os.geteuid() == 0 else "",
-                tmp=tmp,
-                conf_d=CONF_D,
-                port=port,
-                upstream=server.port,
-            )
-        )
-        checked = subprocess.run([NGINX, "-t", "-c", str(conf)], capture_output=True, text=True)
-        assert checked.returncode == 0, checked.stderr
-        process = subprocess.Popen([NGINX, "-c", str(conf)], stderr=subprocess.PIPE)
-        try:
-            wait_listening(port, process)
+        with platform_nginx(tmp / "nginx", server.port) as port:
             yield port
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
     finally:
         server.stop()
 
@@ -100,21 +111,11 @@ def wait_listening(port: int, process: subprocess.Popen, timeout: float = 10.0) 
     while time.monotonic() < deadline:
         assert process.poll() is None, process.stderr.read().decode()
         try:
-            get(port, "/health")
-            return
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
         except OSError:
             time.sleep(0.05)
     raise AssertionError(f"nginx not listening on {port} after {timeout} s")
-
-
-def get(port: int, path: str) -> tuple[int, dict, bytes]:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        connection.request("GET", path)
-        response = connection.getresponse()
-        return response.status, dict(response.getheaders()), response.read()
-    finally:
-        connection.close()
 
 
 def post(port: int, body: bytes, content_type: str = "application/json"):
@@ -154,3 +155,18 @@ def test_a_body_over_the_limit_is_refused_by_nginx_with_a_json_error(nginx_url):
     error = json.loads(body)["error"]
     assert f"{DEFAULT_MAX_BODY_BYTES} bytes" in error
     assert "split the cohort" in error
+
+
+def test_no_answer_from_gunicorn_is_a_json_502(tmp_path):
+    nothing_listens = free_port()
+    with platform_nginx(tmp_path, nothing_listens) as port:
+        status, content_type, body = post(port, json.dumps(STUDENT).encode())
+    assert status == 502
+    assert content_type == "application/json"
+    assert "send the request again" in json.loads(body)["error"]
+
+
+def test_the_servers_own_errors_pass_through_untouched(nginx_url):
+    status, content_type, body = post(nginx_url, b"[1, 2", "application/json")
+    assert (status, content_type) == (400, "application/json")
+    assert json.loads(body)["error"].startswith("malformed JSON")
