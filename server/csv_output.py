@@ -9,7 +9,7 @@ import io
 class _ScoreText(dict):
     """str(score) for the scores CSV answers hold, looked up rather than formatted.
 
-    Scores are rounded to hundredths (ServedModel.predict_columns), so the likely
+    Scores are rounded to hundredths (ServedModel.scores), so the likely
     ones are few and their text is made once, here: 100,000 scores take 8 ms to
     look up against 34 ms to format. An entry is found only for an equal float,
     whose text is the same, except 0.0, which equals -0.0 but reads otherwise: it

@@ -47,7 +47,7 @@ class Predictions:
             )
         batch = parser.parse(self._read_body(req))
         req.context.rows = batch.size
-        scores = self._model.predict_columns(batch.columns).tolist() if batch.size else []
+        scores = self._model.scores(batch.columns) if batch.size else []
         resp.set_header("X-Model-Version", self._model.version)
         if media_type == MEDIA_CSV:
             resp.content_type = f"{MEDIA_CSV}; charset=utf-8"  # text/* defaults to ASCII or Latin-1

@@ -79,7 +79,7 @@ def score_file(
                     rej.writerow([line, field or "", message, *record])
                 rejected += len(bad)
                 if batch.size:
-                    scores = model.predict_columns(batch.columns).tolist()
+                    scores = model.scores(batch.columns)
                     if batch.ids:
                         write_scored_rows(outfile, batch.ids, scores)
                     else:

@@ -49,14 +49,14 @@ def request_work(store: ModelStore, body: Body, threads: int = 1) -> Callable[[]
 
         def work() -> bytes:
             batch = parser.parse(body.data)
-            return csv_response(model.predict_columns(batch.columns).tolist(), batch.ids)
+            return csv_response(model.scores(batch.columns), batch.ids)
 
     else:
         parser = JsonParser(rules, DEFAULT_MAX_ROWS)
 
         def work() -> bytes:
             batch = parser.parse(body.data)
-            scores = model.predict_columns(batch.columns).tolist()
+            scores = model.scores(batch.columns)
             return encode(json_response(model.version, scores, batch))
 
     return work

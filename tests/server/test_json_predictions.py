@@ -200,3 +200,14 @@ def test_parsed_categories_share_one_str_object_per_value(model):
     first, second = batch.columns["lunch"]
     assert first == second == "standard"
     assert first is second
+
+
+def test_a_student_scores_the_same_alone_as_in_a_cohort(client, model):
+    # One student takes a shorter rounding path than a cohort: both must agree
+    # to the last digit, and with onnxruntime's own answer rounded to hundredths.
+    records = model.metadata["parity_sample"]["records"][:50]
+    cohort = post_json(client, records).json["predictions"]
+    alone = [post_json(client, record).json["math_score"] for record in records]
+    assert alone == [p["math_score"] for p in cohort]
+    expected = np.round(np.asarray(onnx_scores(model, records), dtype=np.float64), 2)
+    assert alone == pytest.approx(expected.tolist(), abs=1e-9)
