@@ -39,7 +39,8 @@ def build_feeds(metadata: dict, columns: Mapping[str, Sequence]) -> dict[str, np
     for feature in features(metadata):
         name = feature["name"]
         if feature["kind"] == CATEGORICAL:
-            array = np.array(columns[name], dtype=object)
+            # asarray: an object array (the CSV path's) is used as it is, not copied.
+            array = np.asarray(columns[name], dtype=object)
         else:
             array = np.asarray(columns[name], dtype=np.float32)
         feeds[name] = array.reshape(-1, 1)
