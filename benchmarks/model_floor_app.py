@@ -20,16 +20,16 @@ import numpy as np
 
 from model_store.onnx_io import build_feeds, open_session, predict, records_to_columns
 from model_store.store import ModelStore
-from server.config import load_settings
+from server.config import Settings, load_settings
 
 ANSWER = b'{"model_version":"model-floor","math_score":0.0}'
 
 
 class ModelRunOnly:
-    def __init__(self, store: ModelStore) -> None:
-        stored = store.load(load_settings().model_version)
+    def __init__(self, settings: Settings) -> None:
+        stored = ModelStore(settings.store_dir).load(settings.model_version)
         self._metadata = stored.metadata
-        self._session = open_session(stored.onnx_bytes, load_settings().ort_threads)
+        self._session = open_session(stored.onnx_bytes, settings.ort_threads)
         self._records = [
             {k: sys.intern(v) if isinstance(v, str) else v for k, v in record.items()}
             for record in stored.metadata["parity_sample"]["records"]
@@ -58,4 +58,4 @@ class ModelRunOnly:
 
 
 app = falcon.App()
-app.add_route("/predictdata", ModelRunOnly(ModelStore(load_settings().store_dir)))
+app.add_route("/predictdata", ModelRunOnly(load_settings()))
