@@ -200,3 +200,15 @@ def test_the_command_runs_as_written_and_prints_what_is_shown(example, clone, re
         assert json.loads(done.stdout) == json.loads(example.output)
     else:
         assert done.stdout.splitlines() == example.output.splitlines()
+
+
+def test_every_file_the_readme_links_to_is_in_the_clone(clone):
+    tokens = MarkdownIt("commonmark").parse(README.read_text())
+    inline = [child for token in tokens for child in token.children or []]
+    targets = [
+        t.attrGet("href") or t.attrGet("src") for t in inline if t.type in ("link_open", "image")
+    ]
+    local = [str(t).partition("#")[0] for t in targets if "://" not in str(t)]
+    assert local, "README.md links to no file of the repository"
+    for target in local:
+        assert (clone / target).is_file(), f"README.md links to {target}, which a clone lacks"
