@@ -83,9 +83,10 @@ def export_run(run_dir: Path, store: ModelStore, min_r2: float, promote: bool = 
     pipeline = load_pipeline(run_dir / PIPELINE_FILE)
     train = read_split(run_dir / TRAIN_SPLIT_FILE)
     holdout = read_split(run_dir / HOLDOUT_SPLIT_FILE)
-    onnx_bytes = to_onnx_bytes(pipeline)
     # The parity run feeds the graph through the schema, exactly as the server will.
     schema_only = {"schema": input_schema(pipeline)}
+    target = schema_only["schema"]["target"]
+    onnx_bytes = to_onnx_bytes(pipeline, (target["minimum"], target["maximum"]))
     report = measure_parity(pipeline, onnx_bytes, schema_only, pd.concat([holdout, train]))
     certify(report)
     metadata = build_metadata(run, pipeline, holdout, parity=report, onnx_bytes=onnx_bytes)
