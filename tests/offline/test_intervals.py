@@ -119,14 +119,19 @@ def test_coverage_on_fresh_students_is_within_three_points_of_each_level(calibra
         assert abs(measured - int(level) / 100) <= WITHIN, (level, measured)
 
 
-def test_export_refuses_intervals_too_narrow_for_the_holdout_and_publishes_nothing(
-    trained_run, tmp_path, capsys
-):
-    run_dir = tmp_path / trained_run.path.name
+def copy_of_run(trained_run, folder):
+    """The session's run copied into `folder`, with run.json as a dict to change."""
+    run_dir = folder / trained_run.path.name
     run_dir.mkdir()
     for path in trained_run.path.iterdir():
         (run_dir / path.name).write_bytes(path.read_bytes())
-    run = json.loads((run_dir / RUN_FILE).read_text(encoding="utf-8"))
+    return run_dir, json.loads((run_dir / RUN_FILE).read_text(encoding="utf-8"))
+
+
+def test_export_refuses_intervals_too_narrow_for_the_holdout_and_publishes_nothing(
+    trained_run, tmp_path, capsys
+):
+    run_dir, run = copy_of_run(trained_run, tmp_path)
     run["intervals"]["half_widths"] = {
         level: width / 3 for level, width in run["intervals"]["half_widths"].items()
     }
@@ -137,4 +142,18 @@ def test_export_refuses_intervals_too_narrow_for_the_holdout_and_publishes_nothi
 
     error = capsys.readouterr().err
     assert "interval coverage failed: the 80% interval" in error and "not published" in error
+    assert store.versions() == []
+
+
+def test_export_refuses_a_run_without_intervals_saying_to_train_again(
+    trained_run, tmp_path, capsys
+):
+    run_dir, run = copy_of_run(trained_run, tmp_path)
+    del run["intervals"]
+    (run_dir / RUN_FILE).write_text(json.dumps(run), encoding="utf-8")
+    store = ModelStore(tmp_path / "store")
+
+    assert export_main([str(run_dir), "--store", str(store.root)]) == 1
+
+    assert "no calibrated intervals: train it again" in capsys.readouterr().err
     assert store.versions() == []
