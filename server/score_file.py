@@ -23,7 +23,6 @@ from server.csv_input import CsvLayout, CsvParser
 from server.csv_output import write_scored_rows
 from server.errors import RequestRejected
 from server.model import ServedModel, load_verified_model
-from server.rules import rules_from_metadata
 
 DEFAULT_CHUNK_ROWS = 10_000
 
@@ -54,7 +53,7 @@ def score_file(
     progress: bool = True,
 ) -> tuple[int, int]:
     """Scores `source` into `destination`; returns (rows scored, problems rejected)."""
-    parser = CsvParser(rules_from_metadata(model.metadata), max_rows=chunk_rows)
+    parser = CsvParser(model.contract, max_rows=chunk_rows)
     scored = rejected = 0
     partial = destination.with_name(destination.name + ".partial")
     with (
