@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import TYPE_CHECKING
+
+from server.rules import ID_FIELD
+
+if TYPE_CHECKING:
+    from server.model import Scored
 
 
 class _ScoreText(dict):
@@ -45,11 +51,7 @@ def write_scored_rows(out, ids: list, scores: list[float]) -> None:
 
     QUOTE_MINIMAL quotes the line terminator ("\n") but not a lone "\r", at which
     readers also end a row: quote every field when an id holds one."""
-    try:
-        joined = "".join(ids)
-    except TypeError:  # an id that is not a str: csv.writer formats it
-        joined = None
-    if joined is not None and not any(c in joined for c in ',"\n\r'):
+    if _joinable(ids):
         parts = ["", ",", "", "\n"] * len(ids)
         parts[0::4] = ids
         parts[2::4] = map(SCORE_TEXT.__getitem__, scores)  # ValueError if the lengths differ
@@ -60,3 +62,57 @@ def write_scored_rows(out, ids: list, scores: list[float]) -> None:
         out, lineterminator="\n", quoting=csv.QUOTE_ALL if carriage_return else csv.QUOTE_MINIMAL
     )
     writer.writerows(zip(ids, scores, strict=True))
+
+
+def answer_columns(scored: Scored) -> list[tuple[str, list[str]]]:
+    """The CSV answer's columns after the id, as text: the score, then the interval
+    and the contributions when asked for (the JSON answer's fields, flattened)."""
+
+    def text(values: list[float]) -> list[str]:
+        return list(map(SCORE_TEXT.__getitem__, values))
+
+    rows = len(scored.scores)
+    columns = [("math_score", text(scored.scores))]
+    if scored.interval_level is not None:
+        columns += [
+            ("math_score_lower", text(scored.lower)),
+            ("math_score_upper", text(scored.upper)),
+            ("interval_level", [str(scored.interval_level)] * rows),
+        ]
+    if scored.contributions is not None:
+        columns += [(f"contribution_{n}", text(p)) for n, p in scored.contributions.items()]
+        columns.append(("baseline", [SCORE_TEXT[scored.baseline]] * rows))
+    return columns
+
+
+def csv_answer(scored: Scored, ids: list | None) -> bytes:
+    """The CSV answer with whatever columns `scored` holds."""
+    columns = answer_columns(scored)
+    names = [name for name, _ in columns]
+    out = io.StringIO()
+    out.write(",".join([ID_FIELD, *names] if ids is not None else names) + "\n")
+    write_answer_rows(out, ids, [values for _, values in columns])
+    return out.getvalue().encode()
+
+
+def write_answer_rows(out, ids: list | None, columns: list[list[str]]) -> None:
+    """CSV rows of text columns that never need quoting, after the ids if any, as
+    csv.writer writes them (see write_scored_rows for the quoting of ids)."""
+    if ids is not None and not _joinable(ids):
+        carriage_return = any(isinstance(i, str) and "\r" in i for i in ids)
+        quoting = csv.QUOTE_ALL if carriage_return else csv.QUOTE_MINIMAL
+        csv.writer(out, lineterminator="\n", quoting=quoting).writerows(
+            zip(ids, *columns, strict=True)
+        )
+        return
+    rows = zip(*columns, strict=True) if ids is None else zip(ids, *columns, strict=True)
+    out.write("".join([",".join(row) + "\n" for row in rows]))
+
+
+def _joinable(ids: list) -> bool:
+    """Every id a str that csv.writer would write as it is."""
+    try:
+        joined = "".join(ids)
+    except TypeError:
+        return False
+    return not any(c in joined for c in ',"\n\r')

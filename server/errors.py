@@ -49,6 +49,12 @@ class InvalidRecords(RequestRejected):
     status = falcon.HTTP_422
 
 
+class InvalidOption(RequestRejected):
+    """A query option (interval, explain) the served model cannot honour."""
+
+    status = falcon.HTTP_422
+
+
 class TooLarge(RequestRejected):
     status = falcon.HTTP_413
 

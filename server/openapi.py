@@ -56,10 +56,17 @@ def openapi_document(contract: ServingContract, version: str) -> dict:
     def text(media_type: str, description: str) -> dict:
         return {"description": description, "content": {media_type: {"schema": {"type": "string"}}}}
 
+    option_schemas = msgspec.json.schema_components([contract.options])[1]["PredictionOptions"]
+    options = [
+        {"name": name, "in": "query", "required": False, "schema": schema}
+        for name, schema in option_schemas["properties"].items()
+    ]
     predict = {
         "summary": "Predict math scores for one student or a cohort",
         "description": "A cohort with any invalid row scores nothing: the 422 lists every "
-        f"bad row and field (up to {MAX_REPORTED_ERRORS}, with the total).",
+        f"bad row and field (up to {MAX_REPORTED_ERRORS}, with the total). The options add "
+        "fields to each answer (CSV: columns of the same names, contribution_<field> per field).",
+        "parameters": options,
         "requestBody": {
             "required": True,
             "content": {
@@ -78,7 +85,7 @@ def openapi_document(contract: ServingContract, version: str) -> dict:
             "400": failure("Malformed JSON or CSV"),
             "413": failure("Body or row count over the limit"),
             "415": failure("Unsupported Content-Type or Content-Encoding"),
-            "422": failure("Invalid fields; nothing was scored"),
+            "422": failure("Invalid fields or options; nothing was scored"),
             "500": failure("Unexpected error (logged with the request id)"),
             "503": failure("No verified model loaded"),
         },

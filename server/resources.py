@@ -7,10 +7,10 @@ import msgspec
 
 from server.contract import Status
 from server.csv_input import CsvParser
-from server.csv_output import csv_response
+from server.csv_output import csv_answer, csv_response
 from server.errors import ModelUnavailable, TooLarge, UnsupportedMediaType
 from server.json_input import JsonParser
-from server.model import ServedModel
+from server.model import Scored, ServedModel
 from server.request_context import StudyRequest
 
 MEDIA_CSV = "text/csv"
@@ -42,16 +42,24 @@ class Predictions:
             raise UnsupportedMediaType(
                 f"Content-Encoding {encoding!r} is not supported; send the body uncompressed"
             )
+        # Options are opt-in: a request without a query string takes the plain path.
+        options = self._model.contract.parse_options(req.params) if req.params else None
         batch = parser.parse(self._read_body(req))
         req.context.rows = batch.size
-        scores = self._model.scores(batch.columns) if batch.size else []
+        if options is None:
+            scored = Scored(self._model.scores(batch.columns) if batch.size else [])
+        else:
+            scored = self._model.predict(batch.columns, options)
         resp.set_header("X-Model-Version", self._model.version)
         if media_type == MEDIA_CSV:
             resp.content_type = f"{MEDIA_CSV}; charset=utf-8"  # text/* defaults to ASCII or Latin-1
-            resp.data = csv_response(scores, batch.ids)
+            if scored.interval_level is None and scored.contributions is None:
+                resp.data = csv_response(scored.scores, batch.ids)
+            else:
+                resp.data = csv_answer(scored, batch.ids)
         else:
             resp.content_type = falcon.MEDIA_JSON
-            resp.data = _encode(self._model.contract.answer(self._model.version, scores, batch))
+            resp.data = _encode(self._model.contract.answer(self._model.version, scored, batch))
 
     def _read_body(self, req: falcon.Request) -> bytes:
         length = req.content_length
@@ -102,7 +110,15 @@ class ModelInfo:
 
     def __init__(self, model: ServedModel) -> None:
         public = {k: model.metadata[k] for k in self.PUBLIC_KEYS if k in model.metadata}
-        self._body = _encode({**public, "schema": model.contract.model})
+        contract = model.contract.model
+        schema = {"features": contract.features, "target": contract.target}
+        options = {  # what POST /predictdata's query may ask of this model
+            "interval": list(model.contract.interval_levels),
+            "explain": model.contract.explainable,
+        }
+        self._body = _encode(
+            {**public, "schema": schema, "intervals": contract.intervals, "options": options}
+        )
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         resp.content_type = falcon.MEDIA_JSON

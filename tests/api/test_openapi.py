@@ -74,7 +74,7 @@ def test_every_property_in_the_document_is_a_field_of_its_type(spec, model):
     contract = model.contract
     types = [
         contract.student, contract.prediction, contract.single, contract.bulk,
-        ErrorAnswer, FieldError, Status,
+        contract.contributions, ErrorAnswer, FieldError, Status,
     ]  # fmt: skip
     by_name = {t.__name__: t for t in types}
     components = spec["components"]["schemas"]
@@ -123,6 +123,31 @@ def test_every_error_status_matches_the_document(client, model, spec):
         assert_documented(spec, "/predictdata", "post", response)
     assert len(answers[422].json["details"]) == MAX_REPORTED_ERRORS
     assert_documented(spec, "/ready", "get", unavailable.simulate_get("/ready"))
+
+
+def test_answers_with_every_option_match_the_document(optioned_model):
+    client = make_client(optioned_model)
+    spec = client.simulate_get("/openapi.json").json
+    query = "interval=90&explain=true"
+    single = client.simulate_post("/predictdata", json=STUDENT, query_string=query)
+    bulk = client.simulate_post("/predictdata", json=[STUDENT, STUDENT], query_string=query)
+    refused = client.simulate_post("/predictdata", json=STUDENT, query_string="interval=85")
+    for response in (single, bulk, refused):
+        assert_documented(spec, "/predictdata", "post", response)
+    assert {"math_score_lower", "contributions", "baseline"} <= set(single.json)
+    assert refused.status_code == 422
+
+
+def test_the_options_are_documented_with_the_models_levels(optioned_model, spec):
+    def options(document: dict) -> dict:
+        parameters = document["paths"]["/predictdata"]["post"]["parameters"]
+        return {p["name"]: p["schema"] for p in parameters if p["in"] == "query"}
+
+    optioned = options(make_client(optioned_model).simulate_get("/openapi.json").json)
+    assert set(optioned) == {"interval", "explain"}
+    assert {"enum": [80, 90, 95]} in optioned["interval"]["anyOf"]
+    assert optioned["explain"]["type"] == "boolean"
+    assert options(spec)["interval"]["type"] == "null"  # the committed model carries none
 
 
 def test_the_schema_rejects_what_the_server_rejects(spec):
