@@ -55,6 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("rollback", help="promote the version published before the current one")
     check = commands.add_parser("verify", help="check SHA-256 and parity of versions")
     check.add_argument("version", nargs="*", help="default: every version")
+    check.add_argument(
+        "--json",
+        action="store_true",
+        help='one JSON line per version on stdout: {"version", "ok", "message"}',
+    )
     cleaner = commands.add_parser(
         "clean", help="remove staging folders left behind by publishes that were killed"
     )
@@ -94,10 +99,17 @@ def main(argv: list[str] | None = None) -> int:
             failed = 0
             for version in args.version or store.versions():
                 try:
-                    print(verify(store, version))
+                    message, ok = verify(store, version), True
                 except StoreError as exc:
+                    message, ok = str(exc), False
                     failed += 1
-                    print(f"error: {exc}", file=sys.stderr)
+                if args.json:
+                    print(json.dumps({"version": version, "ok": ok, "message": message}))
+                else:
+                    print(
+                        message if ok else f"error: {message}",
+                        file=sys.stdout if ok else sys.stderr,
+                    )
             return 1 if failed else 0
         elif args.command == "clean":
             return clean(store, args.wait)

@@ -1,7 +1,8 @@
-"""Turning columns of student records into the ONNX graph's inputs, and running it.
+"""Running the ONNX graph: the session, the feeds and the parity sample.
 
 Shared by export (parity), the store's verify command and the server, so all
-three feed the graph exactly alike. Needs onnxruntime and numpy only.
+three feed the graph exactly alike, through the version's `ModelContract`.
+Needs onnxruntime and numpy only.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import onnxruntime as ort
 
-from model_store.schema import CATEGORICAL, features
+from model_store.contract import ModelContract
 from model_store.store import IntegrityError
 
 # Tolerance of the parity check, in math points: ONNX runs in float32,
@@ -34,17 +35,8 @@ def open_session(onnx_bytes: bytes, intra_op_threads: int = 1) -> ort.InferenceS
 
 
 def build_feeds(metadata: dict, columns: Mapping[str, Sequence]) -> dict[str, np.ndarray]:
-    """One (n, 1) array per feature: strings as objects, scores as float32."""
-    feeds = {}
-    for feature in features(metadata):
-        name = feature["name"]
-        if feature["kind"] == CATEGORICAL:
-            # asarray: an object array (the CSV path's) is used as it is, not copied.
-            array = np.asarray(columns[name], dtype=object)
-        else:
-            array = np.asarray(columns[name], dtype=np.float32)
-        feeds[name] = array.reshape(-1, 1)
-    return feeds
+    """One (n, 1) array per feature, as `ModelContract.feeds` builds them."""
+    return ModelContract.from_metadata(metadata).feeds(columns)
 
 
 def predict(session: ort.InferenceSession, feeds: dict[str, np.ndarray]) -> np.ndarray:
@@ -54,18 +46,20 @@ def predict(session: ort.InferenceSession, feeds: dict[str, np.ndarray]) -> np.n
 
 
 def records_to_columns(metadata: dict, records: Sequence[Mapping]) -> dict[str, list]:
-    return {f["name"]: [r[f["name"]] for r in records] for f in features(metadata)}
+    return ModelContract.from_metadata(metadata).columns(records)
 
 
-def check_parity_sample(session: ort.InferenceSession, metadata: dict) -> float:
+def check_parity_sample(
+    session: ort.InferenceSession, metadata: dict, contract: ModelContract | None = None
+) -> float:
     """Run the records kept in the metadata and compare with scikit-learn's answers.
 
     Returns the largest absolute difference; raises IntegrityError above the
     tolerance, so a model that loads but computes something else is refused.
     """
+    contract = contract or ModelContract.from_metadata(metadata)
     sample = metadata["parity_sample"]
-    feeds = build_feeds(metadata, records_to_columns(metadata, sample["records"]))
-    got = predict(session, feeds)
+    got = predict(session, contract.feeds(contract.columns(sample["records"])))
     expected = np.asarray(sample["expected"], dtype=np.float64)
     diff = float(np.max(np.abs(got - expected))) if len(expected) else 0.0
     if not diff <= PARITY_TOLERANCE:

@@ -1,33 +1,26 @@
-"""The input contract recorded in each version's metadata, readable without scikit-learn.
+"""The input contract recorded in each version's metadata, as export writes it.
 
 `metadata["schema"]` lists the model's features in ONNX input order:
     {"name": "lunch", "kind": "categorical", "categories": ["free/reduced", "standard"]}
     {"name": "reading_score", "kind": "numeric", "minimum": 0, "maximum": 100}
 and the target: {"name": "math_score", "minimum": 0, "maximum": 100}.
+`model_store.contract.ModelContract` is its only reader; the helpers here are
+for scripts and tests that want the features as plain dicts.
 """
 
 from __future__ import annotations
 
-CATEGORICAL = "categorical"
-NUMERIC = "numeric"
+import msgspec
 
+from model_store.contract import CATEGORICAL, NUMERIC, ModelContract, normalise_column_name
 
-def normalise_column_name(name: str) -> str:
-    """Map either header of the public data set to one spelling.
-
-    "race/ethnicity" and "race_ethnicity" both become "race_ethnicity"; a UTF-8
-    byte-order mark (spreadsheets write one) and surrounding blanks are dropped.
-    """
-    return name.lstrip("\ufeff").strip().lower().replace(" ", "_").replace("/", "_")
+__all__ = ["CATEGORICAL", "NUMERIC", "feature_names", "features", "normalise_column_name"]
 
 
 def features(metadata: dict) -> list[dict]:
-    return metadata["schema"]["features"]
+    # Through JSON, so that every sequence is a list as in the metadata itself.
+    return msgspec.json.decode(msgspec.json.encode(ModelContract.from_metadata(metadata).features))
 
 
 def feature_names(metadata: dict) -> list[str]:
-    return [f["name"] for f in features(metadata)]
-
-
-def target_name(metadata: dict) -> str:
-    return metadata["schema"]["target"]["name"]
+    return list(ModelContract.from_metadata(metadata).feature_names)

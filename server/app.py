@@ -8,38 +8,52 @@ import os
 import falcon
 
 from model_store.store import ModelStore, StoreError
-from server.config import RESOLVED_VERSION_ENV, Settings, load_settings
+from server.config import Settings, load_settings
 from server.errors import RequestRejected, handle_rejected, handle_unexpected, serialize_http_error
 from server.metrics import MODEL_INFO, Metrics
 from server.middleware import InjectedDelay
 from server.model import ServedModel, load_verified_model
 from server.openapi import OpenApi
 from server.page import add_page_routes
-from server.resources import Health, ModelInfo, Predictions, Ready
+from server.request_context import StudyRequest
+from server.resources import Health, ModelInfo, Predictions, Ready, Unavailable
 from server.telemetry import AccessLog, RequestTelemetry
 
 logger = logging.getLogger(__name__)
 
 
-def create_app(model: ServedModel | None, settings: Settings) -> falcon.App:
-    """Routes and handlers only; `model` is None when no verified model could be loaded."""
+def _bare_app(settings: Settings) -> falcon.App:
+    """Middleware and error handling, shared by the real app and the unavailable one."""
     middleware = [RequestTelemetry(AccessLog())]
     if settings.test_delay_ms:
         middleware.append(InjectedDelay(settings.test_delay_ms, "/predictdata"))
-    app = falcon.App(middleware=middleware)
+    app = falcon.App(middleware=middleware, request_type=StudyRequest)
     app.req_options.strip_url_path_trailing_slash = True
-    app.add_route("/predictdata", Predictions(model, settings.max_body_bytes, settings.max_rows))
+    app.req_options.keep_blank_qs_values = True  # "?interval=" is a bad value, not no value
     app.add_route("/health", Health())
-    app.add_route("/ready", Ready(model))
-    app.add_route("/model", ModelInfo(model))
-    app.add_route("/metrics", Metrics())
-    app.add_route("/openapi.json", OpenApi(model.metadata if model else None))
-    add_page_routes(app)
-    if model is not None:
-        MODEL_INFO.labels(model.version).set(1)
     app.add_error_handler(Exception, handle_unexpected)
     app.add_error_handler(RequestRejected, handle_rejected)
     app.set_error_serializer(serialize_http_error)
+    return app
+
+
+def create_app(model: ServedModel, settings: Settings) -> falcon.App:
+    """Routes and handlers only."""
+    app = _bare_app(settings)
+    app.add_route("/predictdata", Predictions(model, settings.max_body_bytes, settings.max_rows))
+    app.add_route("/ready", Ready(model))
+    app.add_route("/model", ModelInfo(model))
+    app.add_route("/metrics", Metrics())
+    app.add_route("/openapi.json", OpenApi(model.contract, model.version))
+    add_page_routes(app)
+    MODEL_INFO.labels(model.version).set(1)
+    return app
+
+
+def create_unavailable_app(settings: Settings) -> falcon.App:
+    """/health answers 200; every other path one JSON 503 (no verified model)."""
+    app = _bare_app(settings)
+    app.add_sink(Unavailable())  # routes are matched before sinks: /health still answers
     return app
 
 
@@ -49,14 +63,14 @@ def get_app() -> falcon.App:
     Runs in each worker after fork, so every worker owns its onnxruntime session.
     """
     settings = load_settings()
-    version = os.environ.get(RESOLVED_VERSION_ENV) or settings.model_version
     try:
-        model = load_verified_model(ModelStore(settings.store_dir), version, settings.ort_threads)
+        model = load_verified_model(
+            ModelStore(settings.store_dir), settings.served_version, settings.ort_threads
+        )
     except StoreError as exc:
         # Keep the worker up and say so on /ready (the health check) rather than
         # crash-looping: Gunicorn halts entirely when a worker cannot boot.
         logger.error("no model served: %s", exc)
-        model = None
-    else:
-        logger.info("worker %d serving model version %s", os.getpid(), model.version)
+        return create_unavailable_app(settings)
+    logger.info("worker %d serving model version %s", os.getpid(), model.version)
     return create_app(model, settings)

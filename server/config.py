@@ -6,7 +6,7 @@ A bad value stops the server at start with a message naming the variable.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +21,8 @@ DEFAULT_MAX_ROWS = 100_000
 # Tests only: milliseconds slept before every POST /predictdata, so the release
 # gate's tests can prove a slowed server is a no-go. Unset (0) in every deployment.
 TEST_DELAY_ENV = "STUDYPREDICT_TEST_DELAY_MS"
-# Set by the Gunicorn master to the version it verified; workers serve exactly it.
+# The Gunicorn master's hand-over to the workers it forks: the version it verified,
+# which they serve exactly (see hand_over_version).
 RESOLVED_VERSION_ENV = "STUDYPREDICT_RESOLVED_VERSION"
 
 
@@ -35,11 +36,18 @@ class Settings:
     workers: int = DEFAULT_WORKERS
     store_dir: Path = DEFAULT_ROOT
     model_version: str | None = None  # pin a version; default: the store's current one
+    resolved_version: str | None = None  # the version the Gunicorn master verified
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_rows: int = DEFAULT_MAX_ROWS
     ort_threads: int = DEFAULT_ORT_THREADS
     timeout: int = DEFAULT_TIMEOUT
     test_delay_ms: int = 0
+
+    @property
+    def served_version(self) -> str | None:
+        """What a worker loads: the master's verified version, else the pinned one
+        (None: the store's current one)."""
+        return self.resolved_version or self.model_version
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int, maximum: int) -> int:
@@ -64,9 +72,16 @@ def load_settings(env: Mapping[str, str] = os.environ) -> Settings:
         workers=_positive_int(env, "WEB_CONCURRENCY", DEFAULT_WORKERS, 64),
         store_dir=store_dir,
         model_version=env.get("MODEL_VERSION", "").strip() or None,
+        resolved_version=env.get(RESOLVED_VERSION_ENV) or None,
         max_body_bytes=_positive_int(env, "MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, 2**31),
         max_rows=_positive_int(env, "MAX_ROWS", DEFAULT_MAX_ROWS, 10_000_000),
         ort_threads=_positive_int(env, "ORT_INTRA_OP_THREADS", DEFAULT_ORT_THREADS, 64),
         timeout=_positive_int(env, "GUNICORN_TIMEOUT", DEFAULT_TIMEOUT, 3600),
         test_delay_ms=_positive_int(env, TEST_DELAY_ENV, 0, 60_000),
     )
+
+
+def hand_over_version(version: str, env: MutableMapping[str, str] = os.environ) -> None:
+    """Called in the Gunicorn master: the workers it forks next read `version` as
+    `Settings.resolved_version` (an environment variable survives fork and exec)."""
+    env[RESOLVED_VERSION_ENV] = version

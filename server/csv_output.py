@@ -4,31 +4,37 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import TYPE_CHECKING
+
+from server.rules import ID_FIELD
+
+if TYPE_CHECKING:
+    from server.model import Scored
 
 
 class _ScoreText(dict):
     """str(score) for the scores CSV answers hold, looked up rather than formatted.
 
-    Scores are rounded to hundredths (ServedModel.scores), so the likely
-    ones are few and their text is made once, here: 100,000 scores take 8 ms to
-    look up against 34 ms to format. An entry is found only for an equal float,
-    whose text is the same, except 0.0, which equals -0.0 but reads otherwise: it
-    is left out. Anything not found (-0.0, nan, a score out of the range) is
-    formatted. Keys must be floats: an int equal to one would get its text."""
+    Scores are rounded to hundredths (ServedModel.scores), so the likely ones
+    are few and their text is made once, here: a lookup is several times faster
+    than formatting, a sizeable share of a large CSV answer. An entry is found
+    only for an equal float, whose text is the same, except 0.0, which equals
+    -0.0 but reads otherwise: it is left out. Anything not found (-0.0, nan, a
+    score out of the range) is formatted. Keys must be floats: an int equal to
+    one would get its text."""
 
     def __missing__(self, score: float) -> str:
         return str(score)
 
 
-# -50.00 to 150.00 (2 MB, made in 8 ms): the committed model's predictions lie
-# between -16 and 111; a score out of the range is formatted, slower but alike.
+# -50.00 to 150.00, wider than any model's answers on a 0-100 target; a score
+# out of the range is formatted, slower but alike.
 SCORE_TEXT = _ScoreText((h / 100, str(h / 100)) for h in range(-5000, 15001) if h)
 
 
 def csv_response(scores: list[float], ids: list | None) -> bytes:
     """The CSV answer: a math_score column, after an id column if the request had one."""
     if ids is None:
-        # Each score's text looked up, not formatted: 8 ms for 100,000 against 30.
         return "\n".join(["math_score", *map(SCORE_TEXT.__getitem__, scores), ""]).encode()
     out = io.StringIO()
     out.write("id,math_score\n")
@@ -40,16 +46,12 @@ def write_scored_rows(out, ids: list, scores: list[float]) -> None:
     """(id, math_score) CSV rows, as csv.writer writes them.
 
     When no id needs quoting (all are str, none holds a comma, a quote or a line
-    break), the rows are joined directly, with each score's text looked up: the
-    answer to 100,000 students takes 11 ms, against 76 through csv.writer.
+    break), the rows are joined directly, with each score's text looked up:
+    several times faster than csv.writer for a large cohort.
 
     QUOTE_MINIMAL quotes the line terminator ("\n") but not a lone "\r", at which
     readers also end a row: quote every field when an id holds one."""
-    try:
-        joined = "".join(ids)
-    except TypeError:  # an id that is not a str: csv.writer formats it
-        joined = None
-    if joined is not None and not any(c in joined for c in ',"\n\r'):
+    if _joinable(ids):
         parts = ["", ",", "", "\n"] * len(ids)
         parts[0::4] = ids
         parts[2::4] = map(SCORE_TEXT.__getitem__, scores)  # ValueError if the lengths differ
@@ -60,3 +62,57 @@ def write_scored_rows(out, ids: list, scores: list[float]) -> None:
         out, lineterminator="\n", quoting=csv.QUOTE_ALL if carriage_return else csv.QUOTE_MINIMAL
     )
     writer.writerows(zip(ids, scores, strict=True))
+
+
+def answer_columns(scored: Scored) -> list[tuple[str, list[str]]]:
+    """The CSV answer's columns after the id, as text: the score, then the interval
+    and the contributions when asked for (the JSON answer's fields, flattened)."""
+
+    def text(values: list[float]) -> list[str]:
+        return list(map(SCORE_TEXT.__getitem__, values))
+
+    rows = len(scored.scores)
+    columns = [("math_score", text(scored.scores))]
+    if scored.interval_level is not None:
+        columns += [
+            ("math_score_lower", text(scored.lower)),
+            ("math_score_upper", text(scored.upper)),
+            ("interval_level", [str(scored.interval_level)] * rows),
+        ]
+    if scored.contributions is not None:
+        columns += [(f"contribution_{n}", text(p)) for n, p in scored.contributions.items()]
+        columns.append(("baseline", [SCORE_TEXT[scored.baseline]] * rows))
+    return columns
+
+
+def csv_answer(scored: Scored, ids: list | None) -> bytes:
+    """The CSV answer with whatever columns `scored` holds."""
+    columns = answer_columns(scored)
+    names = [name for name, _ in columns]
+    out = io.StringIO()
+    out.write(",".join([ID_FIELD, *names] if ids is not None else names) + "\n")
+    write_answer_rows(out, ids, [values for _, values in columns])
+    return out.getvalue().encode()
+
+
+def write_answer_rows(out, ids: list | None, columns: list[list[str]]) -> None:
+    """CSV rows of text columns that never need quoting, after the ids if any, as
+    csv.writer writes them (see write_scored_rows for the quoting of ids)."""
+    if ids is not None and not _joinable(ids):
+        carriage_return = any(isinstance(i, str) and "\r" in i for i in ids)
+        quoting = csv.QUOTE_ALL if carriage_return else csv.QUOTE_MINIMAL
+        csv.writer(out, lineterminator="\n", quoting=quoting).writerows(
+            zip(ids, *columns, strict=True)
+        )
+        return
+    rows = zip(*columns, strict=True) if ids is None else zip(ids, *columns, strict=True)
+    out.write("".join([",".join(row) + "\n" for row in rows]))
+
+
+def _joinable(ids: list) -> bool:
+    """Every id a str that csv.writer would write as it is."""
+    try:
+        joined = "".join(ids)
+    except TypeError:
+        return False
+    return not any(c in joined for c in ',"\n\r')

@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from typing import Annotated
 
 import falcon
 import msgspec
+
+from server.request_context import StudyRequest
 
 logger = logging.getLogger(__name__)
 
 MAX_REPORTED_ERRORS = 100
 
 
-@dataclass(frozen=True)
-class FieldError:
-    row: int | None  # 1-based position of the student in the request; None: the whole body
+class FieldError(msgspec.Struct, frozen=True):
+    row: Annotated[int, msgspec.Meta(ge=1)] | None  # the student's position; None: the body
     field: str | None
     message: str
+
+
+class ErrorAnswer(msgspec.Struct, omit_defaults=True):
+    """Every error's body: what is wrong and how to fix it, with the bad fields if any."""
+
+    error: Annotated[str, msgspec.Meta(description="what is wrong and how to fix it")]
+    details: Annotated[list[FieldError], msgspec.Meta(max_length=MAX_REPORTED_ERRORS)] = []
+    total_errors: Annotated[int, msgspec.Meta(ge=0)] = 0
 
 
 class RequestRejected(Exception):
@@ -37,6 +46,12 @@ class MalformedBody(RequestRejected):
 
 
 class InvalidRecords(RequestRejected):
+    status = falcon.HTTP_422
+
+
+class InvalidOption(RequestRejected):
+    """A query option (interval, explain) the served model cannot honour."""
+
     status = falcon.HTTP_422
 
 
@@ -76,14 +91,10 @@ class ErrorCollector:
 
 
 def error_body(message: str, details: list[FieldError] = (), total: int = 0) -> bytes:
-    body: dict = {"error": message}
-    if details or total:
-        body["details"] = [asdict(d) for d in details]
-        body["total_errors"] = total
-    return msgspec.json.encode(body)
+    return msgspec.json.encode(ErrorAnswer(message, list(details), total))
 
 
-def handle_rejected(req, resp, exc: RequestRejected, params) -> None:
+def handle_rejected(req: StudyRequest, resp, exc: RequestRejected, params) -> None:
     req.context.failed_fields = [d.field for d in exc.details]
     resp.status = exc.status
     resp.content_type = falcon.MEDIA_JSON
@@ -100,9 +111,9 @@ def serialize_http_error(req, resp, exc: falcon.HTTPError) -> None:
     resp.data = error_body(message)
 
 
-def handle_unexpected(req, resp, exc: Exception, params) -> None:
+def handle_unexpected(req: StudyRequest, resp, exc: Exception, params) -> None:
     """Our bug, not the caller's: log it with the request id, answer a generic 500."""
-    request_id = getattr(req.context, "request_id", "-")
+    request_id = req.context.request_id
     logger.exception("unhandled error, request_id=%s %s %s", request_id, req.method, req.path)
     resp.status = falcon.HTTP_500
     resp.content_type = falcon.MEDIA_JSON

@@ -13,7 +13,7 @@ import sys
 import tempfile
 
 from model_store.store import ModelStore, StoreError
-from server.config import RESOLVED_VERSION_ENV, ConfigError, load_settings
+from server.config import ConfigError, hand_over_version, load_settings
 from server.preflight import verify_in_child
 
 logging.basicConfig(
@@ -69,18 +69,18 @@ def on_starting(server) -> None:
     except StoreError as exc:
         print(f"studypredict: cannot serve: {exc}", file=sys.stderr, flush=True)
         os._exit(1)
-    os.environ[RESOLVED_VERSION_ENV] = version
+    hand_over_version(version)
     logger.info("serving model version %s", version)
 
 
 def on_reload(server) -> None:
-    previous = os.environ.get(RESOLVED_VERSION_ENV)
+    previous = load_settings().resolved_version
     try:
         version = _resolve_version()
     except StoreError as exc:
         logger.error("reload refused, still serving %s: %s", previous, exc)
         return
-    os.environ[RESOLVED_VERSION_ENV] = version
+    hand_over_version(version)
     logger.info("reload: serving model version %s (was %s)", version, previous)
 
 

@@ -1,47 +1,29 @@
-"""GET /openapi.json: an OpenAPI 3.1 document built from the served model's schema,
-so the enums and bounds it shows are exactly what the validator enforces."""
+"""GET /openapi.json: the OpenAPI 3.1 document, generated from the contract's types.
+
+The schemas are msgspec's JSON Schema for the very Structs the server decodes
+and encodes (server/contract.py, server/errors.py), so the enums, bounds and
+limits it shows are exactly those enforced; only the path wiring is written here.
+"""
 
 from __future__ import annotations
+
+from typing import Union
 
 import falcon
 import msgspec
 
-from server.rules import ID_FIELD, rules_from_metadata
+from server.contract import ServingContract, Status
+from server.errors import MAX_REPORTED_ERRORS, ErrorAnswer
+from server.rules import ID_FIELD
 
 JSON = "application/json"
 CSV = "text/csv"
+REF_TEMPLATE = "#/components/schemas/{name}"
 
 
-def _ref(name: str) -> dict:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _json(schema: dict, description: str) -> dict:
-    return {"description": description, "content": {JSON: {"schema": schema}}}
-
-
-def _error(description: str) -> dict:
-    return _json(_ref("Error"), description)
-
-
-def student_schema(metadata: dict) -> dict:
-    properties: dict = {
-        ID_FIELD: {"type": ["string", "integer", "null"], "description": "echoed back"}
-    }
-    for rule in rules_from_metadata(metadata):
-        if rule.categories is not None:
-            properties[rule.name] = {"type": "string", "enum": sorted(rule.categories)}
-        else:
-            properties[rule.name] = {
-                "type": "number", "minimum": rule.minimum, "maximum": rule.maximum,
-            }  # fmt: skip
-    required = [r.name for r in rules_from_metadata(metadata)]
-    return {"type": "object", "properties": properties, "required": required}
-
-
-def csv_example(metadata: dict) -> str:
+def csv_example(contract: ServingContract) -> str:
     """A header and one valid student: documented examples must be accepted."""
-    rules = rules_from_metadata(metadata)
+    rules = contract.rules
     values = [
         sorted(r.categories)[0] if r.categories else f"{(r.minimum + r.maximum) / 2:g}"
         for r in rules
@@ -49,165 +31,135 @@ def csv_example(metadata: dict) -> str:
     return ",".join([ID_FIELD, *(r.name for r in rules)]) + "\n" + ",".join(["s-1", *values]) + "\n"
 
 
-def build_openapi(metadata: dict) -> dict:
-    score = {"type": "number", "description": "predicted math score, 0–100 scale"}
-    schemas = {
-        "Student": student_schema(metadata),
-        "Prediction": {
-            "type": "object",
-            "properties": {ID_FIELD: {"type": ["string", "integer"]}, "math_score": score},
-            "required": ["math_score"],
-        },
-        "SinglePrediction": {
-            "type": "object",
-            "properties": {
-                "model_version": {"type": "string"},
-                "math_score": score,
-                ID_FIELD: {"type": ["string", "integer"]},
-            },
-            "required": ["model_version", "math_score"],
-        },
-        "BulkPrediction": {
-            "type": "object",
-            "properties": {
-                "model_version": {"type": "string"},
-                "count": {"type": "integer", "minimum": 0},
-                "predictions": {"type": "array", "items": _ref("Prediction")},
-            },
-            "required": ["model_version", "count", "predictions"],
-        },
-        "Error": {
-            "type": "object",
-            "properties": {
-                "error": {"type": "string", "description": "what is wrong and how to fix it"},
-                "details": {
-                    "type": "array",
-                    "maxItems": 100,
-                    "items": {
-                        "type": "object",
-                        "properties": {
-                            "row": {"type": ["integer", "null"], "minimum": 1},
-                            "field": {"type": ["string", "null"]},
-                            "message": {"type": "string"},
-                        },
-                        "required": ["row", "field", "message"],
-                    },
-                },
-                "total_errors": {"type": "integer", "minimum": 0},
-            },
-            "required": ["error"],
-        },
-    }
-    status = {
-        "type": "object",
-        "properties": {"status": {"type": "string"}, "model_version": {"type": "string"}},
-        "required": ["status"],
-    }
+def openapi_document(contract: ServingContract, version: str) -> dict:
+    student = contract.student
+    schemas, components = msgspec.json.schema_components(
+        [
+            Union[student, list[student]],  # noqa: UP007
+            contract.single,
+            contract.bulk,
+            ErrorAnswer,
+            Status,
+        ],
+        ref_template=REF_TEMPLATE,
+    )
+    request_schema, single_schema, bulk_schema, error_schema, status_schema = schemas
+    # One answer type per request shape; msgspec joins only tagged Structs in a union.
+    answer_schema = {"oneOf": [single_schema, bulk_schema]}
+
+    def json_body(schema: dict, description: str) -> dict:
+        return {"description": description, "content": {JSON: {"schema": schema}}}
+
+    def failure(description: str) -> dict:
+        return json_body(error_schema, description)
+
+    def text(media_type: str, description: str) -> dict:
+        return {"description": description, "content": {media_type: {"schema": {"type": "string"}}}}
+
+    option_schemas = msgspec.json.schema_components([contract.options])[1]["PredictionOptions"]
+    options = [
+        {"name": name, "in": "query", "required": False, "schema": schema}
+        for name, schema in option_schemas["properties"].items()
+    ]
     predict = {
         "summary": "Predict math scores for one student or a cohort",
         "description": "A cohort with any invalid row scores nothing: the 422 lists every "
-        "bad row and field (up to 100, with the total).",
+        f"bad row and field (up to {MAX_REPORTED_ERRORS}, with the total). The options add "
+        "fields to each answer (CSV: columns of the same names, contribution_<field> per field).",
+        "parameters": options,
         "requestBody": {
             "required": True,
             "content": {
-                JSON: {
-                    "schema": {
-                        "oneOf": [_ref("Student"), {"type": "array", "items": _ref("Student")}]
-                    }
-                },
+                JSON: {"schema": request_schema},
                 CSV: {
                     "schema": {"type": "string", "minLength": 1},
-                    "example": csv_example(metadata),
+                    "example": csv_example(contract),
                 },
             },
         },
         "responses": {
             "200": {
                 "description": "Scores, in request order",
-                "content": {
-                    JSON: {"schema": {"oneOf": [_ref("SinglePrediction"), _ref("BulkPrediction")]}},
-                    CSV: {"schema": {"type": "string"}},
-                },
+                "content": {JSON: {"schema": answer_schema}, CSV: {"schema": {"type": "string"}}},
             },
-            "400": _error("Malformed JSON or CSV"),
-            "413": _error("Body or row count over the limit"),
-            "415": _error("Unsupported Content-Type or Content-Encoding"),
-            "422": _error("Invalid fields; nothing was scored"),
-            "500": _error("Unexpected error (logged with the request id)"),
-            "503": _error("No verified model loaded"),
+            "400": failure("Malformed JSON or CSV"),
+            "413": failure("Body or row count over the limit"),
+            "415": failure("Unsupported Content-Type or Content-Encoding"),
+            "422": failure("Invalid fields or options; nothing was scored"),
+            "500": failure("Unexpected error (logged with the request id)"),
+            "503": failure("No verified model loaded"),
         },
     }
-    text = {
-        "description": "Prometheus text format",
-        "content": {"text/plain": {"schema": {"type": "string"}}},
+    any_object = {"type": "object"}
+    paths = {
+        "/predictdata": {"post": predict},
+        "/health": {
+            "get": {
+                "summary": "Process is up",
+                "responses": {"200": json_body(status_schema, "Up")},
+            }
+        },
+        "/ready": {
+            "get": {
+                "summary": "A verified model is loaded",
+                "responses": {
+                    "200": json_body(status_schema, "Ready"),
+                    "503": failure("Not ready"),
+                },
+            }
+        },
+        "/model": {
+            "get": {
+                "summary": "The served model's metadata",
+                "responses": {"200": json_body(any_object, "Metadata"), "503": failure("No model")},
+            }
+        },
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics",
+                "responses": {"200": text("text/plain", "Prometheus text format")},
+            }
+        },
+        "/": {"get": {"summary": "The web page", "responses": {"200": text("text/html", "HTML")}}},
+        "/static/{name}": {
+            "get": {
+                "summary": "The page's scripts and styles",
+                "parameters": [
+                    {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "responses": {"200": {"description": "The file"}, "404": failure("No such file")},
+            }
+        },
+        "/openapi.json": {
+            "get": {
+                "summary": "This document",
+                "responses": {"200": json_body(any_object, "OpenAPI 3.1")},
+            }
+        },
     }
-    html = {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "studypredict",
-            "version": metadata.get("version", "unknown"),
-            "description": "Predicts a student's math score. Served model: "
-            f"{metadata.get('version')}.",
+            "version": version,
+            "description": f"Predicts a student's math score. Served model: {version}.",
         },
-        "paths": {
-            "/predictdata": {"post": predict},
-            "/health": {
-                "get": {"summary": "Process is up", "responses": {"200": _json(status, "Up")}}
-            },  # fmt: skip
-            "/ready": {
-                "get": {
-                    "summary": "A verified model is loaded",
-                    "responses": {"200": _json(status, "Ready"), "503": _error("Not ready")},
-                }
-            },
-            "/model": {
-                "get": {
-                    "summary": "The served model's metadata",
-                    "responses": {
-                        "200": _json({"type": "object"}, "Metadata"),
-                        "503": _error("No model"),
-                    },  # fmt: skip
-                }
-            },
-            "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": text}}},
-            "/": {"get": {"summary": "The web page", "responses": {"200": html}}},
-            "/static/{name}": {
-                "get": {
-                    "summary": "The page's scripts and styles",
-                    "parameters": [
-                        {
-                            "name": "name",
-                            "in": "path",
-                            "required": True,
-                            "schema": {"type": "string"},
-                        }
-                    ],
-                    "responses": {
-                        "200": {"description": "The file"},
-                        "404": _error("No such file"),
-                    },
-                }
-            },
-            "/openapi.json": {
-                "get": {
-                    "summary": "This document",
-                    "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1")},
-                }  # fmt: skip
-            },
-        },
-        "components": {"schemas": schemas},
+        "paths": paths,
+        "components": {"schemas": components},
     }
 
 
-class OpenApi:
-    """GET /openapi.json, built once per worker from the served model's metadata."""
+def build_openapi(metadata: dict) -> dict:
+    """The document a server of this version's metadata serves."""
+    return openapi_document(ServingContract.from_metadata(metadata), metadata["version"])
 
-    def __init__(self, metadata: dict | None) -> None:
-        self._body = msgspec.json.encode(build_openapi(metadata)) if metadata else None
+
+class OpenApi:
+    """GET /openapi.json, built once per worker from the served model's contract."""
+
+    def __init__(self, contract: ServingContract, version: str) -> None:
+        self._body = msgspec.json.encode(openapi_document(contract, version))
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        if self._body is None:
-            raise falcon.HTTPServiceUnavailable(description="no verified model is loaded")
         resp.content_type = falcon.MEDIA_JSON
         resp.data = self._body

@@ -5,34 +5,31 @@ from __future__ import annotations
 import falcon
 import msgspec
 
-from server.batch import Batch
+from server.contract import Status
 from server.csv_input import CsvParser
-from server.csv_output import csv_response
+from server.csv_output import csv_answer, csv_response
 from server.errors import ModelUnavailable, TooLarge, UnsupportedMediaType
 from server.json_input import JsonParser
-from server.model import ServedModel
-from server.rules import rules_from_metadata
+from server.model import Scored, ServedModel
+from server.request_context import StudyRequest
 
 MEDIA_CSV = "text/csv"
+UNAVAILABLE_MESSAGE = "no verified model is loaded; see the server log"
 _encode = msgspec.json.Encoder().encode
 
 
 class Predictions:
     """POST /predictdata: one student or a cohort, as JSON or CSV."""
 
-    def __init__(self, model: ServedModel | None, max_body_bytes: int, max_rows: int) -> None:
+    def __init__(self, model: ServedModel, max_body_bytes: int, max_rows: int) -> None:
         self._model = model
         self._max_body_bytes = max_body_bytes
-        if model is not None:
-            rules = rules_from_metadata(model.metadata)
-            self._parsers = {
-                falcon.MEDIA_JSON: JsonParser(rules, max_rows),
-                MEDIA_CSV: CsvParser(rules, max_rows),
-            }
+        self._parsers = {
+            falcon.MEDIA_JSON: JsonParser(model.contract, max_rows),
+            MEDIA_CSV: CsvParser(model.contract, max_rows),
+        }
 
-    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        if self._model is None:
-            raise ModelUnavailable("no verified model is loaded; see the server log")
+    def on_post(self, req: StudyRequest, resp: falcon.Response) -> None:
         media_type = (req.content_type or "").split(";", 1)[0].strip().lower()
         parser = self._parsers.get(media_type)
         if parser is None:
@@ -45,16 +42,24 @@ class Predictions:
             raise UnsupportedMediaType(
                 f"Content-Encoding {encoding!r} is not supported; send the body uncompressed"
             )
+        # Options are opt-in: a request without a query string takes the plain path.
+        options = self._model.contract.parse_options(req.params) if req.params else None
         batch = parser.parse(self._read_body(req))
         req.context.rows = batch.size
-        scores = self._model.scores(batch.columns) if batch.size else []
+        if options is None:
+            scored = Scored(self._model.scores(batch.columns) if batch.size else [])
+        else:
+            scored = self._model.predict(batch.columns, options)
         resp.set_header("X-Model-Version", self._model.version)
         if media_type == MEDIA_CSV:
             resp.content_type = f"{MEDIA_CSV}; charset=utf-8"  # text/* defaults to ASCII or Latin-1
-            resp.data = csv_response(scores, batch.ids)
+            if scored.interval_level is None and scored.contributions is None:
+                resp.data = csv_response(scored.scores, batch.ids)
+            else:
+                resp.data = csv_answer(scored, batch.ids)
         else:
             resp.content_type = falcon.MEDIA_JSON
-            resp.data = _encode(json_response(self._model.version, scores, batch))
+            resp.data = _encode(self._model.contract.answer(self._model.version, scored, batch))
 
     def _read_body(self, req: falcon.Request) -> bytes:
         length = req.content_length
@@ -74,60 +79,54 @@ class Predictions:
         return f"{size} exceeds the limit of {self._max_body_bytes} bytes: split the cohort"
 
 
-def json_response(version: str, scores: list[float], batch: Batch) -> dict:
-    if batch.single:
-        answer = {"model_version": version, "math_score": scores[0]}
-        if batch.ids is not None:
-            answer["id"] = batch.ids[0]
-        return answer
-    if batch.ids is None:
-        predictions = [{"math_score": s} for s in scores]
-    else:
-        predictions = [
-            {"id": i, "math_score": s} if i is not None else {"math_score": s}
-            for i, s in zip(batch.ids, scores, strict=True)
-        ]
-    return {"model_version": version, "count": len(scores), "predictions": predictions}
-
-
 class Health:
     """GET /health: the process is up (says nothing about the model)."""
 
+    _BODY = _encode(Status("ok"))
+
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        resp.data = b'{"status":"ok"}'
+        resp.data = self._BODY
         resp.content_type = falcon.MEDIA_JSON
 
 
 class Ready:
-    """GET /ready: 200 once a verified model is loaded, 503 otherwise."""
+    """GET /ready: 200 with the served version (an app without a model answers 503)."""
 
-    def __init__(self, model: ServedModel | None) -> None:
-        self._model = model
+    def __init__(self, model: ServedModel) -> None:
+        self._body = _encode(Status("ready", model.version))
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        if self._model is None:
-            raise ModelUnavailable("no verified model is loaded; see the server log")
         resp.content_type = falcon.MEDIA_JSON
-        resp.data = _encode({"status": "ready", "model_version": self._model.version})
+        resp.data = self._body
 
 
 class ModelInfo:
     """GET /model: the served version's metadata (schema, metrics, provenance)."""
 
     PUBLIC_KEYS = (
-        "version", "created_at", "schema", "estimator", "metrics", "leaderboard",
+        "version", "created_at", "estimator", "metrics", "leaderboard",
         "parity", "training_data", "libraries", "model_sha256", "onnx",
     )  # fmt: skip
 
-    def __init__(self, model: ServedModel | None) -> None:
-        self._body = None
-        if model is not None:
-            self._body = _encode(
-                {k: model.metadata[k] for k in self.PUBLIC_KEYS if k in model.metadata}
-            )
+    def __init__(self, model: ServedModel) -> None:
+        public = {k: model.metadata[k] for k in self.PUBLIC_KEYS if k in model.metadata}
+        contract = model.contract.model
+        schema = {"features": contract.features, "target": contract.target}
+        options = {  # what POST /predictdata's query may ask of this model
+            "interval": list(model.contract.interval_levels),
+            "explain": model.contract.explainable,
+        }
+        self._body = _encode(
+            {**public, "schema": schema, "intervals": contract.intervals, "options": options}
+        )
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        if self._body is None:
-            raise ModelUnavailable("no verified model is loaded; see the server log")
         resp.content_type = falcon.MEDIA_JSON
         resp.data = self._body
+
+
+class Unavailable:
+    """Every route but /health of an app with no verified model: one JSON 503."""
+
+    def __call__(self, req: falcon.Request, resp: falcon.Response, **params) -> None:
+        raise ModelUnavailable(UNAVAILABLE_MESSAGE)

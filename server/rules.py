@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from model_store.schema import CATEGORICAL
+from model_store.contract import CategoricalFeature, Feature, ModelContract
 
 ID_FIELD = "id"
 INT64_BOUND = 2**63  # ids are 64-bit signed integers: -INT64_BOUND <= id < INT64_BOUND
@@ -38,13 +38,11 @@ class FeatureRule:
     allowed_text: str = ""
 
     @classmethod
-    def from_schema(cls, feature: dict) -> FeatureRule:
-        if feature["kind"] == CATEGORICAL:
-            values = feature["categories"]
-            return cls(
-                feature["name"], frozenset(values), allowed_text=", ".join(map(repr, values))
-            )
-        return cls(feature["name"], None, float(feature["minimum"]), float(feature["maximum"]))
+    def from_feature(cls, feature: Feature) -> FeatureRule:
+        if isinstance(feature, CategoricalFeature):
+            values = feature.categories
+            return cls(feature.name, frozenset(values), allowed_text=", ".join(map(repr, values)))
+        return cls(feature.name, None, feature.minimum, feature.maximum)
 
     @property
     def expected(self) -> str:
@@ -113,5 +111,5 @@ def _has_lone_surrogate(text: str) -> bool:
     return False
 
 
-def rules_from_metadata(metadata: dict) -> list[FeatureRule]:
-    return [FeatureRule.from_schema(f) for f in metadata["schema"]["features"]]
+def rules_for(contract: ModelContract) -> tuple[FeatureRule, ...]:
+    return tuple(FeatureRule.from_feature(f) for f in contract.features)

@@ -3,7 +3,8 @@
 The same validation and the same ONNX model as POST /predictdata, streamed in
 chunks so memory stays flat however long the file. By default the first bad
 row stops the run (with its line number); with --rejects, bad rows go to a
-separate file with the reason and the rest are scored.
+separate file with the reason and the rest are scored. --interval 90 and
+--explain add the columns POST /predictdata?interval=90&explain=true adds.
 """
 
 from __future__ import annotations
@@ -15,15 +16,15 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import msgspec
 from tqdm import tqdm
 
 from model_store.store import ModelStore, StoreError
 from server.config import load_settings
 from server.csv_input import CsvLayout, CsvParser
-from server.csv_output import write_scored_rows
+from server.csv_output import answer_columns, write_answer_rows, write_scored_rows
 from server.errors import RequestRejected
 from server.model import ServedModel, load_verified_model
-from server.rules import rules_from_metadata
 
 DEFAULT_CHUNK_ROWS = 10_000
 
@@ -52,9 +53,13 @@ def score_file(
     rejects: Path | None = None,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     progress: bool = True,
+    options: msgspec.Struct | None = None,
 ) -> tuple[int, int]:
-    """Scores `source` into `destination`; returns (rows scored, problems rejected)."""
-    parser = CsvParser(rules_from_metadata(model.metadata), max_rows=chunk_rows)
+    """Scores `source` into `destination`; returns (rows scored, problems rejected).
+
+    `options` (the contract's PredictionOptions) adds the interval and
+    contribution columns, as the same options of POST /predictdata do."""
+    parser = CsvParser(model.contract, max_rows=chunk_rows)
     scored = rejected = 0
     partial = destination.with_name(destination.name + ".partial")
     with (
@@ -70,7 +75,11 @@ def score_file(
                 raise ScoringStopped(f"{source}: empty file; expected a header line")
             layout = parser.layout(header)
             out = csv.writer(outfile, lineterminator="\n")
-            out.writerow(["id", "math_score"] if layout.has_ids else ["math_score"])
+            names = ["math_score"]
+            if options is not None:
+                empty = {name: [] for name in model.contract.model.feature_names}
+                names = [name for name, _ in answer_columns(model.predict(empty, options))]
+            out.writerow(["id", *names] if layout.has_ids else names)
             rej = csv.writer(rejfile, lineterminator="\n")
             rej.writerow(["line", "field", "message", *header])
             for chunk in read_chunks(reader, chunk_rows):
@@ -78,7 +87,11 @@ def score_file(
                 for line, field, message, record in bad:
                     rej.writerow([line, field or "", message, *record])
                 rejected += len(bad)
-                if batch.size:
+                if batch.size and options is not None:
+                    columns = answer_columns(model.predict(batch.columns, options))
+                    write_answer_rows(outfile, batch.ids, [values for _, values in columns])
+                    scored += batch.size
+                elif batch.size:
                     scores = model.scores(batch.columns)
                     if batch.ids:
                         write_scored_rows(outfile, batch.ids, scores)
@@ -133,14 +146,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chunk-rows", type=int, default=DEFAULT_CHUNK_ROWS)
     parser.add_argument("--version", help="model version (default: the store's current one)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--interval", metavar="LEVEL", help="add the range at this level (GET /model lists them)"
+    )
+    parser.add_argument(
+        "--explain", action="store_true", help="add each field's points and the baseline"
+    )
     args = parser.parse_args(argv)
     settings = load_settings()
     try:
         model = load_verified_model(
             ModelStore(settings.store_dir), args.version, settings.ort_threads
         )
+        asked = {"interval": args.interval, "explain": "true" if args.explain else None}
+        asked = {k: v for k, v in asked.items() if v is not None}
+        options = model.contract.parse_options(asked) if asked else None
         scored, rejected = score_file(
-            model, args.input, args.output, args.rejects, args.chunk_rows, not args.quiet
+            model, args.input, args.output, args.rejects, args.chunk_rows, not args.quiet, options
         )
     except (StoreError, ScoringStopped, RequestRejected, OSError, UnicodeDecodeError) as exc:
         message = exc.message if isinstance(exc, RequestRejected) else str(exc)

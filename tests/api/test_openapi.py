@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import falcon.testing
 import jsonschema
+import msgspec
 import pytest
+from msgspec.structs import replace
 from openapi_spec_validator import validate
 
-from tests.server.conftest import STUDENT
+from model_store.contract import ModelContract
+from server.app import create_app, create_unavailable_app
+from server.config import Settings
+from server.contract import ServingContract, Status
+from server.errors import MAX_REPORTED_ERRORS, ErrorAnswer, FieldError
+from server.model import ServedModel
+from tests.server.conftest import STUDENT, make_client
 
 
 @pytest.fixture
@@ -16,9 +25,22 @@ def spec(client) -> dict:
     return response.json
 
 
-def component(spec: dict, name: str) -> dict:
-    """A component schema with its $refs resolvable against the whole document."""
-    return {**spec["components"]["schemas"][name], "components": spec["components"]}
+def with_components(spec: dict, schema: dict) -> dict:
+    """`schema` with the document's $refs resolvable."""
+    return {**schema, "components": spec["components"]}
+
+
+def documented(spec: dict, path: str, method: str, status: int, media: str) -> dict:
+    response = spec["paths"][path][method]["responses"][str(status)]
+    return with_components(spec, response["content"][media]["schema"])
+
+
+def assert_documented(spec: dict, path: str, method: str, response) -> None:
+    """The response's status, content type and body are what the document promises."""
+    media = response.headers["content-type"].split(";")[0]
+    schema = documented(spec, path, method, response.status_code, media)
+    body = response.json if media == "application/json" else response.text
+    jsonschema.validate(body, schema)
 
 
 def test_document_is_valid_openapi_3_1(spec):
@@ -28,12 +50,17 @@ def test_document_is_valid_openapi_3_1(spec):
 
 def test_enums_and_bounds_come_from_the_served_model(spec, model):
     properties = spec["components"]["schemas"]["Student"]["properties"]
-    for feature in model.metadata["schema"]["features"]:
-        if feature["kind"] == "categorical":
-            assert properties[feature["name"]]["enum"] == sorted(feature["categories"])
+    for feature in model.contract.model.features:
+        if hasattr(feature, "categories"):
+            assert properties[feature.name]["enum"] == sorted(feature.categories)
         else:
-            assert properties[feature["name"]]["maximum"] == feature["maximum"]
+            assert properties[feature.name]["maximum"] == feature.maximum
     assert spec["info"]["version"] == model.version
+
+
+def test_the_error_list_limit_is_the_one_enforced(spec):
+    details = spec["components"]["schemas"]["ErrorAnswer"]["properties"]["details"]
+    assert details["maxItems"] == MAX_REPORTED_ERRORS
 
 
 def test_every_route_is_documented(spec):
@@ -43,19 +70,30 @@ def test_every_route_is_documented(spec):
     }  # fmt: skip
 
 
-def test_real_responses_match_their_schemas(client, spec):
-    single = client.simulate_post("/predictdata", json=STUDENT).json
-    bulk = client.simulate_post("/predictdata", json=[{**STUDENT, "id": 1}, STUDENT]).json
-    error = client.simulate_post("/predictdata", json={**STUDENT, "lunch": "x"}).json
-    jsonschema.validate(single, component(spec, "SinglePrediction"))
-    jsonschema.validate(bulk, component(spec, "BulkPrediction"))
-    jsonschema.validate(error, component(spec, "Error"))
-    jsonschema.validate(STUDENT, component(spec, "Student"))
+def test_every_property_in_the_document_is_a_field_of_its_type(spec, model):
+    contract = model.contract
+    types = [
+        contract.student, contract.prediction, contract.single, contract.bulk,
+        contract.contributions, ErrorAnswer, FieldError, Status,
+    ]  # fmt: skip
+    by_name = {t.__name__: t for t in types}
+    components = spec["components"]["schemas"]
+    assert set(components) == set(by_name)
+    for name, schema in components.items():
+        fields = {f.encode_name for f in msgspec.structs.fields(by_name[name])}
+        assert set(schema["properties"]) == fields, name
 
 
-def test_the_schema_rejects_what_the_server_rejects(spec):
-    with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate({**STUDENT, "lunch": "caviar"}, component(spec, "Student"))
+def test_successful_answers_match_the_document(client, spec):
+    single = client.simulate_post("/predictdata", json={**STUDENT, "id": "s-1"})
+    bulk = client.simulate_post("/predictdata", json=[{**STUDENT, "id": 1}, STUDENT])
+    empty = client.simulate_post("/predictdata", json=[])
+    for response in (single, bulk, empty):
+        assert response.status_code == 200
+        assert_documented(spec, "/predictdata", "post", response)
+    assert single.json["id"] == "s-1"
+    for path in ("/health", "/ready", "/model", "/openapi.json"):
+        assert_documented(spec, path, "get", client.simulate_get(path))
 
 
 def test_the_documented_csv_example_is_accepted(client, spec):
@@ -64,4 +102,65 @@ def test_the_documented_csv_example_is_accepted(client, spec):
         "/predictdata", body=content["example"], headers={"Content-Type": "text/csv"}
     )
     assert response.status_code == 200
+    assert_documented(spec, "/predictdata", "post", response)
     assert response.text.startswith("id,math_score\ns-1,")
+
+
+def test_every_error_status_matches_the_document(client, model, spec):
+    small = make_client(model, max_body_bytes=100)
+    broken = falcon.testing.TestClient(create_app(_broken(model), Settings()))
+    unavailable = falcon.testing.TestClient(create_unavailable_app(Settings()))
+    answers = {
+        400: client.simulate_post("/predictdata", body="{", content_type="application/json"),
+        413: small.simulate_post("/predictdata", json=[STUDENT] * 3),
+        415: client.simulate_post("/predictdata", body="x", content_type="text/plain"),
+        422: client.simulate_post("/predictdata", json=[{**STUDENT, "lunch": "x"}] * 150),
+        500: broken.simulate_post("/predictdata", json={k + "_x": v for k, v in STUDENT.items()}),
+        503: unavailable.simulate_post("/predictdata", json=STUDENT),
+    }
+    for status, response in answers.items():
+        assert response.status_code == status
+        assert_documented(spec, "/predictdata", "post", response)
+    assert len(answers[422].json["details"]) == MAX_REPORTED_ERRORS
+    assert_documented(spec, "/ready", "get", unavailable.simulate_get("/ready"))
+
+
+def test_answers_with_every_option_match_the_document(optioned_model):
+    client = make_client(optioned_model)
+    spec = client.simulate_get("/openapi.json").json
+    query = "interval=90&explain=true"
+    single = client.simulate_post("/predictdata", json=STUDENT, query_string=query)
+    bulk = client.simulate_post("/predictdata", json=[STUDENT, STUDENT], query_string=query)
+    refused = client.simulate_post("/predictdata", json=STUDENT, query_string="interval=85")
+    for response in (single, bulk, refused):
+        assert_documented(spec, "/predictdata", "post", response)
+    assert {"math_score_lower", "contributions", "baseline"} <= set(single.json)
+    assert refused.status_code == 422
+
+
+def test_the_options_are_documented_with_the_models_levels(optioned_model, spec):
+    def options(document: dict) -> dict:
+        parameters = document["paths"]["/predictdata"]["post"]["parameters"]
+        return {p["name"]: p["schema"] for p in parameters if p["in"] == "query"}
+
+    optioned = options(make_client(optioned_model).simulate_get("/openapi.json").json)
+    assert set(optioned) == {"interval", "explain"}
+    assert {"enum": [80, 90, 95]} in optioned["interval"]["anyOf"]
+    assert optioned["explain"]["type"] == "boolean"
+    assert options(spec)["interval"]["type"] == "null"  # the committed model carries none
+
+
+def test_the_schema_rejects_what_the_server_rejects(spec):
+    student = with_components(spec, spec["components"]["schemas"]["Student"])
+    jsonschema.validate(STUDENT, student)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**STUDENT, "lunch": "caviar"}, student)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**STUDENT, "reading_score": 101}, student)
+
+
+def _broken(model: ServedModel) -> ServedModel:
+    """A model whose contract names inputs the graph lacks: onnxruntime fails, a 500."""
+    features = [replace(f, name=f.name + "_x") for f in model.contract.model.features]
+    contract = ServingContract.build(ModelContract(tuple(features), model.contract.model.target))
+    return ServedModel(model.version, model.metadata, model.session, contract)

@@ -22,8 +22,11 @@ import pytest
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from model_store.schema import CATEGORICAL, features
+from model_store.schema import CATEGORICAL
 from model_store.store import ModelStore
+from server.csv_fast import FastCsvReader
+from server.csv_input import CsvParser
+from server.errors import RequestRejected
 from server.model import load_verified_model
 from tests.reliability.workload import Oracle, scores_match
 from tests.server.conftest import STUDENT, copy_committed_store, make_client
@@ -50,9 +53,10 @@ def served(tmp_path_factory):
 
 @functools.cache
 def schema_features() -> list[dict]:
-    """The committed model's features: what the strategies draw from (read when first drawn)."""
+    """The committed model's features, read from its metadata as they are written,
+    not through the contract under test (read when first drawn)."""
     committed = ModelStore()
-    return features(committed.metadata(committed.current_version()))
+    return committed.metadata(committed.current_version())["schema"]["features"]
 
 
 def feature_names() -> list[str]:
@@ -360,3 +364,90 @@ def test_an_id_with_a_carriage_return_comes_back_as_one_csv_field(served):
     assert answer.status_code == 200
     answered = list(csv.DictReader(io.StringIO(answer.content.decode(), newline="")))
     assert [r["id"] for r in answered] == ["a\rb", "c"]
+
+
+# -- the CSV fast path's contract ---------------------------------------------------
+# FastCsvReader.read(text) returns what CsvParser.parse_text(text) (the csv module)
+# returns or raises, or None. Text weighted toward what either reader treats
+# specially: commas, quotes, CR, LF, NUL and lines longer than the csv module's cell
+# limit (lowered here, through its public setter, so that such lines stay short).
+
+FAST_PATH_MAX_ROWS = 3
+CELL_LIMIT = 400  # twice a valid line, whose length the fast path checks
+SPECIAL = ',"\r\n\x00'
+
+
+def _fast_path_cells():
+    values = [c for f in schema_features() if f["kind"] == CATEGORICAL for c in f["categories"]]
+    numbers = ["72", "0.5e2", "-0", " 7 ", "1_0", "nan", "inf", "1e400", "101", "", "\u0661"]
+    special = st.text(st.sampled_from([*SPECIAL, " ", "a", "#", "0", "."]), max_size=6)
+    return st.sampled_from(values + numbers) | special | st.text(max_size=4)
+
+
+@st.composite
+def csv_like_texts(draw) -> str:
+    if draw(st.integers(0, 9)) == 0:
+        return draw(st.text(st.sampled_from([*SPECIAL, "a", "1"]) | st.characters(), max_size=80))
+    names = draw(st.permutations([*feature_names(), "id"]))
+    if draw(st.integers(0, 5)) == 0:
+        names = names[1:]
+    header = ",".join(draw(st.sampled_from([n, n.upper(), f" {n}"])) for n in names)
+    line_end = st.sampled_from(["\n", "\n", "\r\n", "\r", "\n\n", ""])
+    by_name = {f["name"]: f for f in schema_features()}
+    # An id cell just under, at or over the cell limit, or short.
+    id_cell = st.text(max_size=4) | st.text("a", min_size=CELL_LIMIT - 1, max_size=CELL_LIMIT + 1)
+    valid_row = st.tuples(
+        *(cell_for(by_name[n], valid=True) if n in by_name else id_cell for n in names)
+    ).map(",".join)
+    any_row = st.lists(_fast_path_cells(), min_size=len(names) - 1, max_size=len(names) + 1)
+    row = valid_row | valid_row | valid_row | any_row.map(",".join)
+    long_line = st.text(st.sampled_from("aaab,"), min_size=CELL_LIMIT // 2, max_size=3 * CELL_LIMIT)
+    blank = st.sampled_from(["", " ", "\t", ","])
+    rows = draw(
+        st.lists(st.tuples(row | long_line | blank, line_end), max_size=FAST_PATH_MAX_ROWS + 2)
+    )
+    return draw(st.sampled_from(["\n", "\r\n"])).join([header, "".join(r + e for r, e in rows)])
+
+
+def _outcome(read, text: str):
+    """What a reader makes of `text`: the batch as comparable values, or the refusal."""
+    try:
+        batch = read(text)
+    except RequestRejected as exc:
+        return ("refused", type(exc).__name__, exc.message, exc.details, exc.total)
+    if batch is None:
+        return None
+    columns = {
+        name: [v.hex() if isinstance(v, float) else v for v in map(_plain, column)]
+        for name, column in batch.columns.items()
+    }
+    return ("read", batch.size, batch.single, batch.ids, columns)
+
+
+def _plain(value):
+    return float(value) if hasattr(value, "dtype") and value.dtype.kind == "f" else value
+
+
+@pytest.fixture(scope="module")
+def csv_readers(served):
+    client, oracle = served
+    committed = ModelStore()
+    model = load_verified_model(committed, committed.current_version(), threads=1)
+    parser = CsvParser(model.contract, max_rows=FAST_PATH_MAX_ROWS)
+    return FastCsvReader(parser), parser
+
+
+@PROPERTY
+@given(text=csv_like_texts())
+@example(text=f"{','.join(STUDENT)}\n{','.join(map(str, STUDENT.values()))}\n")
+def test_the_csv_fast_path_reads_as_the_csv_module_does_or_defers(csv_readers, text):
+    fast, parser = csv_readers
+    limit = csv.field_size_limit(CELL_LIMIT)
+    try:
+        fast_outcome = _outcome(fast.read, text)
+        slow_outcome = _outcome(parser.parse_text, text)
+    finally:
+        csv.field_size_limit(limit)
+    event("deferred" if fast_outcome is None else f"fast path: {fast_outcome[0]}")
+    if fast_outcome is not None:
+        assert fast_outcome == slow_outcome

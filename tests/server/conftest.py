@@ -19,6 +19,7 @@ from pathlib import Path
 import falcon.testing
 import pytest
 
+from model_store.onnx_io import build_feeds, open_session, predict
 from model_store.store import DEFAULT_ROOT, ModelStore
 from server.app import create_app
 from server.config import Settings
@@ -44,6 +45,48 @@ def copy_committed_store(destination: Path) -> ModelStore:
     shutil.copytree(DEFAULT_ROOT / "versions" / version, destination / "versions" / version)
     (destination / "CURRENT").write_text(version + "\n")
     return ModelStore(destination)
+
+
+# Intervals and a reference student as the export writes them (see
+# /work/helpers/COMMON.md's metadata format), for the committed model, which predates them.
+TEST_INTERVALS = {
+    "method": "split-conformal: absolute out-of-fold residuals on the training split",
+    "half_widths": {"80": 6.9, "90": 8.8, "95": 10.4},
+    "holdout_coverage": {"80": 0.8, "90": 0.9, "95": 0.95},
+    "holdout_rows": 200,
+    "tolerance": {"80": 0.05, "90": 0.04, "95": 0.03},
+}
+STORE_KEYS = ("version", "created_at", "model_sha256", "model_file", "format_version")
+
+
+def publish_with_options(root: Path) -> ModelStore:
+    """The committed model published, through the store's own API, into a fresh store
+    with `intervals` and `reference` in its metadata."""
+    stored = ModelStore(DEFAULT_ROOT).load()
+    metadata = {k: v for k, v in stored.metadata.items() if k not in STORE_KEYS}
+    student = {
+        "gender": "female", "race_ethnicity": "group C",
+        "parental_level_of_education": "some college", "lunch": "standard",
+        "test_preparation_course": "none", "reading_score": 69.2, "writing_score": 68.1,
+    }  # fmt: skip
+    session = open_session(stored.onnx_bytes)
+    (score,) = predict(session, build_feeds(metadata, {k: [v] for k, v in student.items()}))
+    metadata["intervals"] = TEST_INTERVALS
+    metadata["reference"] = {"student": student, "math_score": float(score)}
+    store = ModelStore(root)
+    store.publish(stored.onnx_bytes, metadata)
+    return store
+
+
+@pytest.fixture(scope="session")
+def optioned_store(tmp_path_factory) -> ModelStore:
+    return publish_with_options(tmp_path_factory.mktemp("optioned"))
+
+
+@pytest.fixture(scope="session")
+def optioned_model(optioned_store):
+    """The committed model with intervals and a reference student."""
+    return load_verified_model(optioned_store, None, threads=1)
 
 
 @pytest.fixture

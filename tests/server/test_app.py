@@ -5,9 +5,12 @@ from __future__ import annotations
 import logging
 
 import falcon.testing
+from msgspec.structs import replace
 
-from server.app import create_app
+from model_store.contract import ModelContract
+from server.app import create_app, create_unavailable_app
 from server.config import Settings
+from server.contract import ServingContract
 from server.model import ServedModel
 from tests.server.conftest import STUDENT
 
@@ -22,12 +25,19 @@ def test_ready_names_the_served_version(client, model):
     assert response.json == {"status": "ready", "model_version": model.version}
 
 
-def test_without_a_model_ready_and_predictions_are_503():
-    client = falcon.testing.TestClient(create_app(None, Settings()))
-    assert client.simulate_get("/ready").status_code == 503
-    response = client.simulate_post("/predictdata", json=STUDENT)
-    assert response.status_code == 503
-    assert "no verified model" in response.json["error"]
+def test_without_a_model_health_is_up_and_every_other_route_is_one_json_503():
+    client = falcon.testing.TestClient(create_unavailable_app(Settings()))
+    assert client.simulate_get("/health").json == {"status": "ok"}
+    answers = [
+        client.simulate_get("/ready"),
+        client.simulate_post("/predictdata", json=STUDENT),
+        client.simulate_get("/model"),
+        client.simulate_get("/openapi.json"),
+        client.simulate_get("/"),
+        client.simulate_get("/nowhere"),
+    ]
+    assert {a.status_code for a in answers} == {503}
+    assert {a.json["error"] for a in answers} == {"no verified model is loaded; see the server log"}
 
 
 def test_model_endpoint_shows_schema_metrics_and_version(client, model):
@@ -83,9 +93,9 @@ def test_compressed_body_is_a_415(client):
 def test_unexpected_error_is_a_generic_500_logged_with_the_request_id(model, caplog):
     # A real session for a graph whose inputs the schema does not describe:
     # onnxruntime itself fails, as it would on a bug of ours.
-    schema = dict(model.metadata["schema"])
-    schema["features"] = [dict(f, name=f["name"] + "_renamed") for f in schema["features"]]
-    broken = ServedModel(model.version, {**model.metadata, "schema": schema}, model.session)
+    features = [replace(f, name=f.name + "_renamed") for f in model.contract.model.features]
+    contract = ServingContract.build(ModelContract(tuple(features), model.contract.model.target))
+    broken = ServedModel(model.version, model.metadata, model.session, contract)
     client = falcon.testing.TestClient(create_app(broken, Settings()))
     renamed = {k + "_renamed": v for k, v in STUDENT.items()}
     with caplog.at_level(logging.ERROR):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.config import ConfigError, load_settings
+from server.config import ConfigError, hand_over_version, load_settings
 
 
 def test_defaults_bind_elastic_beanstalks_port_with_a_worker_per_core(tmp_path):
@@ -41,3 +41,10 @@ def test_bad_values_name_the_variable(tmp_path, name, value, message):
 def test_a_missing_store_folder_is_named(tmp_path):
     with pytest.raises(ConfigError, match="MODEL_STORE_DIR=.*is not a folder"):
         load_settings({"MODEL_STORE_DIR": str(tmp_path / "nope")})
+
+
+def test_workers_serve_the_version_the_master_handed_over(tmp_path):
+    env = {"MODEL_STORE_DIR": str(tmp_path), "MODEL_VERSION": "pinned"}
+    assert load_settings(env).served_version == "pinned"
+    hand_over_version("verified", env)
+    assert load_settings(env).served_version == "verified"

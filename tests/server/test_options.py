@@ -1,0 +1,212 @@
+"""POST /predictdata?interval=…&explain=true: ranges and contributions, opt-in."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+
+from server.score_file import main as score_file_main
+from tests.server.conftest import STUDENT, TEST_INTERVALS, make_client
+
+EXTREME = {
+    **STUDENT, "gender": "male", "race_ethnicity": "group E",
+    "parental_level_of_education": "master's degree", "reading_score": 100, "writing_score": 100,
+}  # fmt: skip
+FIELDS = list(STUDENT)
+
+
+@pytest.fixture
+def client(optioned_model):
+    return make_client(optioned_model)
+
+
+def post(client, body, query: str = "", **kwargs):
+    return client.simulate_post("/predictdata", json=body, query_string=query, **kwargs)
+
+
+def post_csv(client, text: str, query: str = ""):
+    return client.simulate_post(
+        "/predictdata", body=text, query_string=query, headers={"Content-Type": "text/csv"}
+    )
+
+
+def csv_text(students: list[dict], ids: bool = False) -> str:
+    header = (["id"] if ids else []) + FIELDS
+    lines = [",".join(header)]
+    for number, student in enumerate(students):
+        lines.append(",".join(([f"s{number}"] if ids else []) + [str(student[f]) for f in FIELDS]))
+    return "\n".join(lines) + "\n"
+
+
+def assert_sums(answer: dict) -> None:
+    """The points add up to math_score - baseline, to the hundredth."""
+    total = sum(answer["contributions"].values())
+    assert abs(total - (answer["math_score"] - answer["baseline"])) < 0.01 - 1e-9
+
+
+def test_without_options_the_answer_is_unchanged(client):
+    assert set(post(client, STUDENT).json) == {"model_version", "math_score"}
+    assert post_csv(client, csv_text([STUDENT])).text.splitlines()[0] == "math_score"
+
+
+@pytest.mark.parametrize("level", ["80", "90", "95"])
+def test_an_interval_surrounds_the_score_by_the_models_half_width(client, level):
+    answer = post(client, STUDENT, f"interval={level}").json
+    half_width = TEST_INTERVALS["half_widths"][level]
+    assert answer["interval_level"] == int(level)
+    assert answer["math_score_lower"] == pytest.approx(answer["math_score"] - half_width, abs=0.01)
+    assert answer["math_score_upper"] == pytest.approx(answer["math_score"] + half_width, abs=0.01)
+
+
+def test_interval_ends_stay_within_the_targets_bounds(client):
+    answers = post(
+        client, [EXTREME, {**STUDENT, "reading_score": 0, "writing_score": 0}], "interval=95"
+    )
+    for answer in answers.json["predictions"]:
+        assert 0 <= answer["math_score_lower"] <= answer["math_score_upper"] <= 100
+
+
+def test_contributions_sum_to_the_score_less_the_baseline_for_one_student(client, optioned_model):
+    answer = post(client, EXTREME, "explain=true").json
+    assert set(answer["contributions"]) == set(FIELDS)
+    assert answer["baseline"] == round(optioned_model.contract.model.reference.math_score, 2)
+    assert_sums(answer)
+
+
+def test_contributions_sum_for_every_student_of_a_cohort(client, optioned_model):
+    records = optioned_model.metadata["parity_sample"]["records"]
+    answer = post(
+        client, [{**r, "id": n} for n, r in enumerate(records)], "explain=true&interval=90"
+    )
+    assert answer.status_code == 200
+    for number, prediction in enumerate(answer.json["predictions"]):
+        assert prediction["id"] == number
+        assert prediction["interval_level"] == 90
+        assert_sums(prediction)
+
+
+def test_the_reference_student_has_nothing_to_explain(client, optioned_model):
+    reference = optioned_model.contract.model.reference.student
+    answer = post(client, dict(reference), "explain=true").json
+    assert set(answer["contributions"].values()) == {0.0}
+    assert answer["math_score"] == answer["baseline"]
+
+
+def test_a_field_away_from_the_reference_gets_the_points(client, optioned_model):
+    reference = dict(optioned_model.contract.model.reference.student)
+    changed = {**reference, "test_preparation_course": "completed"}
+    answer = post(client, changed, "explain=true").json
+    points = answer["contributions"]
+    assert points.pop("test_preparation_course") != 0
+    assert set(points.values()) == {0.0}
+
+
+def test_csv_answers_carry_the_interval_and_contribution_columns(client):
+    students = [STUDENT, EXTREME]
+    answer = post_csv(client, csv_text(students, ids=True), "interval=80&explain=true")
+    assert answer.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(answer.text)))
+    assert list(rows[0]) == [
+        "id", "math_score", "math_score_lower", "math_score_upper", "interval_level",
+        *(f"contribution_{f}" for f in FIELDS), "baseline",
+    ]  # fmt: skip
+    json_answers = post(client, students, "interval=80&explain=true").json["predictions"]
+    for row, expected in zip(rows, json_answers, strict=True):
+        assert float(row["math_score"]) == expected["math_score"]
+        assert float(row["math_score_lower"]) == expected["math_score_lower"]
+        assert int(row["interval_level"]) == 80
+        total = sum(float(row[f"contribution_{f}"]) for f in FIELDS)
+        assert abs(total - (float(row["math_score"]) - float(row["baseline"]))) < 0.01 - 1e-9
+
+
+def test_an_empty_cohort_gets_the_columns_it_asked_for(client):
+    answer = post_csv(client, csv_text([]), "interval=90")
+    assert answer.text == "math_score,math_score_lower,math_score_upper,interval_level\n"
+    assert post(client, [], "explain=true").json["predictions"] == []
+
+
+@pytest.mark.parametrize(
+    "query, message",
+    [
+        ("interval=85", "interval='85' is not a level of this model; allowed: 80, 90, 95"),
+        ("interval=ninety", "allowed: 80, 90, 95"),
+        ("interval=", "interval='' is not a level"),
+        ("interval=80&interval=90", "allowed: 80, 90, 95"),
+        ("explain=maybe", "use explain=true or explain=false"),
+    ],
+)
+def test_a_bad_option_is_a_422_naming_the_allowed_values(client, query, message):
+    for answer in (post(client, STUDENT, query), post_csv(client, csv_text([STUDENT]), query)):
+        assert answer.status_code == 422
+        assert message in answer.json["error"]
+
+
+def test_a_model_without_intervals_or_reference_refuses_the_options(model):
+    client = make_client(model)
+    answer = post(client, STUDENT, "interval=90")
+    assert answer.status_code == 422
+    assert "carries no intervals" in answer.json["error"]
+    answer = post(client, STUDENT, "explain=true")
+    assert answer.status_code == 422
+    assert "no reference student" in answer.json["error"]
+    assert post(client, STUDENT, "explain=false").status_code == 200
+
+
+def test_the_model_endpoint_lists_the_allowed_options(client, model):
+    assert client.simulate_get("/model").json["options"] == {
+        "interval": [80, 90, 95], "explain": True,
+    }  # fmt: skip
+    assert make_client(model).simulate_get("/model").json["options"] == {
+        "interval": [], "explain": False,
+    }  # fmt: skip
+
+
+def test_score_file_takes_the_same_options(tmp_path, optioned_store, optioned_model, monkeypatch):
+    monkeypatch.setenv("MODEL_STORE_DIR", str(optioned_store.root))
+    source, destination = tmp_path / "in.csv", tmp_path / "out.csv"
+    source.write_text(csv_text([STUDENT, EXTREME], ids=True))
+    argv = [str(source), str(destination), "--quiet", "--interval", "90", "--explain"]
+    assert score_file_main(argv) == 0
+    rows = list(csv.DictReader(destination.open()))
+    expected = post(make_client(optioned_model), [STUDENT, EXTREME], "interval=90&explain=true")
+    for row, answer in zip(rows, expected.json["predictions"], strict=True):
+        assert float(row["math_score_upper"]) == answer["math_score_upper"]
+        assert float(row["contribution_lunch"]) == answer["contributions"]["lunch"]
+        assert float(row["baseline"]) == answer["baseline"]
+
+
+def test_score_file_refuses_a_level_the_model_lacks(tmp_path, optioned_store, monkeypatch, capsys):
+    monkeypatch.setenv("MODEL_STORE_DIR", str(optioned_store.root))
+    source = tmp_path / "in.csv"
+    source.write_text(csv_text([STUDENT]))
+    assert score_file_main([str(source), str(tmp_path / "out.csv"), "--interval", "99"]) == 1
+    assert "allowed: 80, 90, 95" in capsys.readouterr().err
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_the_procfile_server_answers_with_both_options(optioned_store, start_server):
+    server = start_server(optioned_store.root)
+    request = urllib.request.Request(
+        f"{server.url}/predictdata?interval=90&explain=true",
+        data=json.dumps([STUDENT, {**STUDENT, "lunch": "free/reduced"}]).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        predictions = json.load(response)["predictions"]
+    for answer in predictions:
+        assert answer["interval_level"] == 90
+        assert answer["math_score_lower"] <= answer["math_score"] <= answer["math_score_upper"]
+        assert_sums(answer)
+    refused = urllib.request.Request(
+        f"{server.url}/predictdata?interval=85", data=json.dumps(STUDENT).encode(),
+        headers={"Content-Type": "application/json"},
+    )  # fmt: skip
+    with pytest.raises(urllib.error.HTTPError) as error:
+        urllib.request.urlopen(refused, timeout=10)
+    assert error.value.code == 422
+    assert "allowed: 80, 90, 95" in json.load(error.value)["error"]
