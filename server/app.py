@@ -8,8 +8,10 @@ import os
 import falcon
 
 from model_store.store import ModelStore, StoreError
+from server.access import ApiKeyAccess
 from server.config import RESOLVED_VERSION_ENV, Settings, load_settings
 from server.errors import RequestRejected, handle_rejected, handle_unexpected, serialize_http_error
+from server.faults import failing_scores
 from server.metrics import MODEL_INFO, Metrics
 from server.middleware import InjectedDelay
 from server.model import ServedModel, load_verified_model
@@ -24,6 +26,10 @@ logger = logging.getLogger(__name__)
 def create_app(model: ServedModel | None, settings: Settings) -> falcon.App:
     """Routes and handlers only; `model` is None when no verified model could be loaded."""
     middleware = [RequestTelemetry(AccessLog())]
+    if settings.api_keys or settings.metrics_keys:
+        middleware.append(ApiKeyAccess(settings.api_keys, settings.metrics_keys))
+    if settings.test_fault and model is not None:
+        model = failing_scores(model)
     if settings.test_delay_ms:
         middleware.append(InjectedDelay(settings.test_delay_ms, "/predictdata"))
     app = falcon.App(middleware=middleware)

@@ -14,6 +14,7 @@ import tempfile
 
 from model_store.store import ModelStore, StoreError
 from server.config import RESOLVED_VERSION_ENV, ConfigError, load_settings
+from server.keys import open_mode_warning
 from server.preflight import verify_in_child
 
 logging.basicConfig(
@@ -71,6 +72,9 @@ def on_starting(server) -> None:
         os._exit(1)
     os.environ[RESOLVED_VERSION_ENV] = version
     logger.info("serving model version %s", version)
+    warning = open_mode_warning(settings.api_keys)
+    if warning:
+        logger.warning(warning)
 
 
 def on_reload(server) -> None:

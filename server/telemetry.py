@@ -56,6 +56,7 @@ class RequestTelemetry:
         context.request_id = given if given and _SAFE_ID.fullmatch(given) else os.urandom(16).hex()
         context.rows = 0
         context.failed_fields = ()
+        context.api_key = None  # the name of the key that let the request in (server/access.py)
 
     def process_response(self, req, resp, resource, req_succeeded: bool) -> None:
         context = req.context
@@ -78,6 +79,7 @@ class RequestTelemetry:
                 "rows": context.rows,
                 "request_id": context.request_id,
                 "model_version": resp.get_header("X-Model-Version"),
+                "api_key": context.api_key,
             }
         )
 
