@@ -15,6 +15,7 @@ import tempfile
 from model_store.store import ModelStore, StoreError
 from server.config import RESOLVED_VERSION_ENV, ConfigError, load_settings
 from server.keys import open_mode_warning
+from server.oversize import DRAIN_FACTOR, LINGER_SECONDS, linger_after_answer
 from server.preflight import verify_in_child
 
 logging.basicConfig(
@@ -86,6 +87,13 @@ def on_reload(server) -> None:
         return
     os.environ[RESOLVED_VERSION_ENV] = version
     logger.info("reload: serving model version %s (was %s)", version, previous)
+
+
+def post_request(worker, req, environ, resp) -> None:
+    # After a 413 the client may still be sending the body: read it before closing.
+    if resp is not None and resp.status_code == 413 and "gunicorn.socket" in environ:
+        limit = DRAIN_FACTOR * settings.max_body_bytes
+        linger_after_answer(environ["gunicorn.socket"], limit, LINGER_SECONDS)
 
 
 def child_exit(server, worker) -> None:
