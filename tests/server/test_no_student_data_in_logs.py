@@ -9,6 +9,7 @@ import random
 import urllib.error
 import urllib.request
 
+from server.errors import traceback_without_messages
 from server.keys import configuration_entry
 from tests.server.conftest import STUDENT
 
@@ -61,10 +62,14 @@ def send(server, body: bytes, content_type: str, request_id: str, **headers: str
         return error.code
 
 
-def csv_body(students: list[dict]) -> bytes:
-    lines = [",".join(["id", *CSV_COLUMNS])]
-    lines += [",".join(str(s[c]) for c in ["id", *CSV_COLUMNS]) for s in students]
-    return ("\n".join(lines) + "\n").encode()
+def csv_body(students: list[dict], extra_column: tuple[str, str] | None = None) -> bytes:
+    """A CSV of `students`, with an id column and, if given, one more (name, value)."""
+    header = ["id", *CSV_COLUMNS]
+    rows = [[str(s[c]) for c in header] for s in students]
+    if extra_column:
+        header.append(extra_column[0])
+        rows = [[*row, extra_column[1]] for row in rows]
+    return ("\n".join(",".join(line) for line in [header, *rows]) + "\n").encode()
 
 
 def requests_on_every_path(markers: Markers) -> list[tuple[str, int, bytes, str, dict]]:
@@ -79,8 +84,8 @@ def requests_on_every_path(markers: Markers) -> list[tuple[str, int, bytes, str,
         ("ok-csv", 200, csv_body([markers.student() for _ in range(3)]), "text/csv", auth),
         ("invalid-json", 422, json.dumps([markers.student(), bad]).encode(),
          "application/json", auth),
-        ("invalid-csv", 422, csv_body([markers.student(), markers.student(valid=False)]),
-         "text/csv", auth),
+        ("invalid-csv", 422, csv_body([markers.student(), markers.student(valid=False)],
+         (markers.text("extra-column"), markers.text("extra-value"))), "text/csv", auth),
         ("broken-json", 400, f'{{"id": "{markers.text("id")}", "gender": '.encode(),
          "application/json", auth),
         ("ragged-csv", 400, csv_body([markers.student()]) + f"{markers.text('id')},x\n".encode(),
@@ -133,3 +138,18 @@ def test_no_marker_reaches_the_log_from_an_unexpected_error(store, start_server)
     # The fault's message quotes the students; the log has its type and frames only.
     assert log.count("server.faults.InjectedScoringFault (message withheld)") == 2
     assert "request_id=fault-json POST /predictdata" in log
+
+
+def test_a_500_logs_every_exception_of_the_chain_without_its_message():
+    markers = Markers()
+    score, student_id = markers.text("score"), markers.text("id")
+    try:
+        try:
+            float(score)
+        except ValueError as exc:
+            raise KeyError(student_id) from exc
+    except KeyError as exc:
+        logged = traceback_without_messages(exc)
+    assert [m for m in markers.given if m in logged] == []
+    assert logged.index("builtins.ValueError") < logged.index("builtins.KeyError")
+    assert "test_no_student_data_in_logs.py" in logged  # where it was raised
