@@ -12,15 +12,17 @@ import subprocess
 import sys
 import time
 
+from benchmarks.answers import MEDIA_JSON
+from benchmarks.students import json_body
 from tests.support.models import REPO
 from tests.support.servers import wait_for
 from tests.support.traffic import exchange, request_head
 from tests.support.workload import (
     Oracle,
-    json_call,
+    call,
+    expect,
+    judge,
     random_student,
-    scores_match,
-    served_scores,
     shifted_version,
 )
 
@@ -74,11 +76,8 @@ def check_serves(server, store, version: str) -> None:
     oracle = Oracle(store, version)
     rng = random.Random(7)
     students = [random_student(rng, oracle.metadata) for _ in range(30)]
-    call = json_call("bulk", students)
-    answer = exchange(server.port, call.head, [call.body])
-    assert answer.status == 200, answer
-    named, scores = served_scores(answer)
-    assert named == version and scores_match(scores, oracle.scores(students))
+    bulk = call("bulk", json_body(students), MEDIA_JSON, expect([oracle], students, cohort=True))
+    assert judge(bulk, exchange(server.port, bulk.head, [bulk.body])) is None
 
 
 def test_the_server_starts_and_serves_after_publishes_killed_at_random_points(

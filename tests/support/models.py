@@ -5,19 +5,12 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from benchmarks.students import EXAMPLE
 from model_store.store import DEFAULT_ROOT, ModelStore
 
 REPO = Path(__file__).resolve().parents[2]
 
-STUDENT = {
-    "gender": "female",
-    "race_ethnicity": "group B",
-    "parental_level_of_education": "bachelor's degree",
-    "lunch": "standard",
-    "test_preparation_course": "none",
-    "reading_score": 72,
-    "writing_score": 74,
-}
+STUDENT = EXAMPLE  # the example student of the API's documentation
 
 
 def copy_committed_store(destination: Path) -> ModelStore:

@@ -1,15 +1,14 @@
 """What the load tests send and how they judge the answers.
 
-Random students drawn from the served model's schema; an oracle that runs a
-version's ONNX bytes with onnxruntime in the test process; and a second,
-genuinely different version (the committed graph with its output shifted) so
-a test can tell from the numbers which version computed an answer.
+Students from the benchmarks' generator, answers judged by the benchmarks' checker
+(benchmarks/students.py, benchmarks/answers.py); an oracle that runs a version's
+ONNX bytes with onnxruntime in the test process; and a second, genuinely different
+version (the committed graph with its output shifted) so a test can tell from the
+numbers which version computed an answer.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import random
 
@@ -17,34 +16,16 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from benchmarks import answers, students
+from benchmarks.answers import ROUNDING, Expected
 from model_store.onnx_io import build_feeds, open_session, predict, records_to_columns
-from model_store.schema import CATEGORICAL, features
+from model_store.schema import features, target_name
 from model_store.store import ModelStore
 from tests.support.traffic import Answer, Call, post_head
 
-# The server rounds to hundredths: its score is within half a hundredth of onnxruntime's.
-ROUNDING = 0.005 + 1e-9
-
 
 def random_student(rng: random.Random, metadata: dict) -> dict:
-    student = {}
-    for feature in features(metadata):
-        if feature["kind"] == CATEGORICAL:
-            student[feature["name"]] = rng.choice(feature["categories"])
-        else:  # whole and fractional scores, both ends of the range included
-            low, high = feature["minimum"], feature["maximum"]
-            student[feature["name"]] = rng.choice(
-                [rng.randint(int(low), int(high)), round(rng.uniform(low, high), 2), low, high]
-            )
-    return student
-
-
-def to_csv(students: list[dict]) -> bytes:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(students[0]), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(students)
-    return out.getvalue().encode()
+    return students.draw(rng, features(metadata))
 
 
 class Oracle:
@@ -61,38 +42,23 @@ class Oracle:
         return predict(self._session, build_feeds(self.metadata, columns))
 
 
-def json_call(name: str, payload, expected=None) -> Call:
-    body = json.dumps(payload).encode()
-    return Call(name, post_head(len(body), "application/json"), body, expected)
+def call(name: str, body: bytes, content_type: str, expected: Expected) -> Call:
+    return Call(name, post_head(len(body), content_type), body, expected)
 
 
-def csv_call(name: str, students: list[dict], expected=None) -> Call:
-    body = to_csv(students)
-    return Call(name, post_head(len(body), "text/csv"), body, expected)
+def expect(oracles: list[Oracle], sent: list[dict], **kind) -> Expected:
+    """The answer every oracle's version would give to `sent`."""
+    versions = {oracle.version: oracle.scores(sent).tolist() for oracle in oracles}
+    return Expected(target_name(oracles[0].metadata), versions, len(sent), **kind)
 
 
-def served_scores(answer: Answer) -> tuple[str, list[float]]:
-    """(the version the answer names, its scores in order) for a 200 answer, JSON or CSV.
-
-    A JSON answer names its version twice (header and body); they must agree.
-    Raises ValueError or KeyError for an answer not shaped as the API says.
-    """
-    version = answer.headers["x-model-version"]
-    if answer.headers.get("content-type", "").startswith("text/csv"):
-        rows = list(csv.DictReader(io.StringIO(answer.body.decode())))
-        return version, [float(r["math_score"]) for r in rows]
-    body = answer.json()
-    if body["model_version"] != version:
-        raise ValueError(f"labelled {version} in its header, {body['model_version']} in its body")
-    if "predictions" not in body:
-        return version, [body["math_score"]]
-    if body["count"] != len(body["predictions"]):
-        raise ValueError(f"count {body['count']} for {len(body['predictions'])} predictions")
-    return version, [p["math_score"] for p in body["predictions"]]
-
-
-def answer_ids(answer: Answer) -> list:
-    return [p.get("id") for p in answer.json()["predictions"]]
+def judge(call: Call, answer: Answer) -> str | None:
+    """None if the answer is right for the call, else what is wrong with it."""
+    problem = answer.failure or answers.problem(
+        call.expected, answer.status, answer.headers.get("content-type"), answer.body,
+        answer.headers.get("x-model-version") if answer.status == 200 else None,
+    )  # fmt: skip
+    return problem and f"{call.name}: {problem}"
 
 
 def scores_match(served: list[float], expected: np.ndarray) -> bool:
@@ -140,76 +106,55 @@ def publish_shifted(store: ModelStore, points: float) -> str:
 
 class Workload:
     """A fixed pool of calls, drawn at random by the client threads: single students,
-    bulk JSON (with ids) and CSV, and optionally invalid requests.
-
-    A valid call's `expected` is its students; an invalid one's, its status.
-    Expected scores are computed up front for every version the test may see, so
-    judging an answer costs a comparison, not an inference.
-    """
+    bulk JSON (with ids) and CSV, and optionally invalid requests. Every call carries
+    its Expected answer for every version the test may see, computed up front, so
+    judging an answer costs a comparison, not an inference."""
 
     def __init__(
         self, oracles: list[Oracle], *, seed: int = 0, bulk_rows: int = 50, invalid: bool = True
     ) -> None:
         rng = random.Random(seed)
         metadata = oracles[0].metadata
+
+        def draw(count: int) -> list[dict]:
+            return [random_student(rng, metadata) for _ in range(count)]
+
         calls = []
         for i in range(40):
-            student = random_student(rng, metadata)
-            calls.append(json_call(f"single-{i}", student, [student]))
+            (student,) = draw(1)
+            body = students.json_body(student)
+            calls.append(call(f"single-{i}", body, answers.MEDIA_JSON, expect(oracles, [student])))
         for i in range(15):
-            students = [random_student(rng, metadata) for _ in range(bulk_rows)]
+            cohort = draw(bulk_rows)
             if i % 3:
-                with_ids = [{**s, "id": n} for n, s in enumerate(students)]
-                calls.append(json_call(f"bulk-json-{i}", with_ids, students))
+                ids = list(range(bulk_rows))
+                expected = expect(oracles, cohort, cohort=True, ids=ids)
+                body = students.json_body(cohort, ids)
+                calls.append(call(f"bulk-json-{i}", body, answers.MEDIA_JSON, expected))
             else:
-                calls.append(csv_call(f"bulk-csv-{i}", students, students))
-        self._expected = {
-            (call.name, oracle.version): oracle.scores(call.expected)
-            for call in calls
-            for oracle in oracles
-        }
+                expected = expect(oracles, cohort, cohort=True, csv=True)
+                calls.append(call(f"bulk-csv-{i}", students.csv_body(cohort), "text/csv", expected))
         if invalid:
-            bad_bulk = [random_student(rng, metadata) for _ in range(bulk_rows)]
+            bad_bulk = draw(bulk_rows)
             bad_bulk[-1]["reading_score"] = 101
+            bad_category = {**draw(1)[0], "lunch": "?"}
             calls += [
-                json_call("invalid-category", {**random_student(rng, metadata), "lunch": "?"}, 422),
-                json_call("invalid-bulk", bad_bulk, 422),
-                raw_call("invalid-json", b'{"gender": ', "application/json", 400),
-                raw_call("invalid-media-type", b"a=1", "application/x-www-form-urlencoded", 415),
-            ]
+                call("invalid-category", json.dumps(bad_category).encode(), answers.MEDIA_JSON,
+                     answers.refusal(422, 1, "lunch")),
+                call("invalid-bulk", json.dumps(bad_bulk).encode(), answers.MEDIA_JSON,
+                     answers.refusal(422, bulk_rows, "reading_score")),
+                call("invalid-json", b'{"gender": ', answers.MEDIA_JSON, answers.refusal(400)),
+                call("invalid-media-type", b"a=1", "application/x-www-form-urlencoded",
+                     answers.refusal(415)),
+            ]  # fmt: skip
         self.calls = calls
 
     def next_call(self, rng: random.Random) -> Call:
         return rng.choice(self.calls)
 
-    def judge(self, call: Call, answer: Answer) -> str | None:
-        """None if the answer is right for the call, else what is wrong with it."""
-        if answer.failure:
-            return f"{call.name}: {answer.failure}"
-        if isinstance(call.expected, int):
-            if answer.status != call.expected or b'"error"' not in answer.body:
-                return f"{call.name}: status {answer.status}, expected {call.expected}"
-            return None
-        if answer.status != 200:
-            return f"{call.name}: status {answer.status}: {answer.body[:200]!r}"
-        try:
-            version, scores = served_scores(answer)
-        except (ValueError, KeyError) as exc:
-            return f"{call.name}: malformed answer: {exc!r}"
-        expected = self._expected.get((call.name, version))
-        if expected is None:
-            return f"{call.name}: answered by unknown version {version}"
-        if not scores_match(scores, expected):
-            return f"{call.name}: scores differ from those of {version}, which it names"
-        if call.name.startswith("bulk-json") and answer_ids(answer) != list(range(len(expected))):
-            return f"{call.name}: ids not echoed in request order"
-        return None
+    judge = staticmethod(judge)
 
     @staticmethod
     def rows(call: Call) -> int:
         """Students scored by a valid call; 0 for an invalid one."""
-        return 0 if isinstance(call.expected, int) else len(call.expected)
-
-
-def raw_call(name: str, body: bytes, content_type: str, expected: int) -> Call:
-    return Call(name, post_head(len(body), content_type), body, expected)
+        return call.expected.count
