@@ -15,7 +15,7 @@ import pickle
 import pandas as pd
 from flask import Flask, jsonify, request
 
-REFERENCE_PIPELINE_ENV = "BENCH_REFERENCE_PIPELINE"
+REFERENCE_PIPELINE_ENV = "BENCH_REFERENCE_PIPELINE"  # the benchmark sets it
 
 app = Flask(__name__)
 

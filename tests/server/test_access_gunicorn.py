@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -11,7 +10,8 @@ import urllib.request
 import pytest
 
 from server.keys import configuration_entry
-from tests.server.conftest import REPO, STUDENT, procfile_web_command, server_environment
+from tests.support.models import STUDENT
+from tests.support.servers import start
 
 DISTRICT = "district-" + "D" * 40
 SCHOOL = "school-" + "S" * 40
@@ -101,27 +101,26 @@ def test_an_open_server_says_so_loudly_once(store, start_server):
     assert predict(server, {})[0] == 200
 
 
-def start_and_fail(store, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        procfile_web_command(),
-        cwd=REPO,
-        env=server_environment(store.root, **env),
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+def start_and_fail(store, tmp_path, **env: str) -> tuple[int, str]:
+    """The Procfile's server started with `env`, waited for until it exits: its code and log."""
+    server = start(store.root, tmp_path / "server.log", **env)
+    try:
+        code = server.process.wait(timeout=30)
+    finally:
+        server.stop()
+    return code, server.log()
 
 
-def test_required_keys_refuse_to_start_without_keys_in_one_line(store):
-    result = start_and_fail(store, REQUIRE_API_KEYS="true", API_KEY_SHA256S="")
-    assert result.returncode != 0
-    (line,) = [line for line in result.stderr.splitlines() if "REQUIRE_API_KEYS" in line]
+def test_required_keys_refuse_to_start_without_keys_in_one_line(store, tmp_path):
+    code, log = start_and_fail(store, tmp_path, REQUIRE_API_KEYS="true", API_KEY_SHA256S="")
+    assert code != 0
+    (line,) = [line for line in log.splitlines() if "REQUIRE_API_KEYS" in line]
     assert "API_KEY_SHA256S is empty" in line
-    assert "Traceback" not in result.stderr
+    assert "Traceback" not in log
 
 
-def test_bad_key_syntax_stops_the_start_naming_the_variable(store):
-    result = start_and_fail(store, API_KEY_SHA256S=f"district:{DISTRICT}")
-    assert result.returncode != 0
-    assert "API_KEY_SHA256S: entry 1 is not NAME:SHA256" in result.stderr
-    assert DISTRICT not in result.stderr
+def test_bad_key_syntax_stops_the_start_naming_the_variable(store, tmp_path):
+    code, log = start_and_fail(store, tmp_path, API_KEY_SHA256S=f"district:{DISTRICT}")
+    assert code != 0
+    assert "API_KEY_SHA256S: entry 1 is not NAME:SHA256" in log
+    assert DISTRICT not in log
