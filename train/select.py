@@ -13,10 +13,15 @@ import pandas as pd
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.pipeline import Pipeline
+from threadpoolctl import threadpool_limits
 
 from train.columns import FEATURES, TARGET
 from train.pipeline import REGRESSOR_STEP, Candidate, build_pipeline
 from train.run_files import LEADERBOARD_CSV, LEADERBOARD_MD
+
+# One thread per fit: the folds' fits are small, and OpenMP's or BLAS's worker threads spin
+# waiting for cores that other processes hold (hist_gradient_boosting slowed over tenfold).
+TRAINING_THREADS = 1
 
 
 @dataclass(frozen=True)
@@ -52,7 +57,8 @@ def fit_candidate(
         cv=KFold(folds, shuffle=True, random_state=seed),
         n_jobs=1,
     )
-    search.fit(train[list(FEATURES)], train[TARGET])
+    with threadpool_limits(limits=TRAINING_THREADS):
+        search.fit(train[list(FEATURES)], train[TARGET])
     best = search.best_index_
     results = search.cv_results_
     return CandidateResult(
@@ -84,7 +90,8 @@ def select_model(
 
 def holdout_metrics(pipeline: Pipeline, holdout: pd.DataFrame) -> dict:
     """The one look at the holdout, for the chosen pipeline only."""
-    predicted = pipeline.predict(holdout[list(FEATURES)])
+    with threadpool_limits(limits=TRAINING_THREADS):
+        predicted = pipeline.predict(holdout[list(FEATURES)])
     actual = holdout[TARGET].to_numpy()
     return {
         "holdout_r2": float(r2_score(actual, predicted)),
