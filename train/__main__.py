@@ -20,6 +20,7 @@ from pathlib import Path
 import skops.io
 from sklearn.model_selection import train_test_split
 
+from train.categories import DEFAULT_MIN_CATEGORY_ROWS
 from train.columns import TARGET
 from train.data import DataError, TrainingData, load_training_data
 from train.pipeline import candidates
@@ -73,6 +74,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="drop rows with a missing value instead of refusing the file",
     )
+    parser.add_argument(
+        "--min-category-rows",
+        type=_at_least(1),
+        default=DEFAULT_MIN_CATEGORY_ROWS,
+        help="refuse a category value on fewer rows than this (default %(default)s)",
+    )
+    parser.add_argument(
+        "--allow-rare", action="store_true", help="keep category values however few their rows"
+    )
     return parser.parse_args(argv)
 
 
@@ -83,11 +93,15 @@ def new_run_dir(runs_dir: Path) -> Path:
 
 
 def load_data(args: argparse.Namespace, run_dir: Path) -> TrainingData:
+    min_category_rows = 1 if args.allow_rare else args.min_category_rows
     if args.data is not None:
-        return load_training_data(args.data, drop_incomplete=args.drop_incomplete)
+        return load_training_data(
+            args.data, drop_incomplete=args.drop_incomplete, min_category_rows=min_category_rows
+        )
     sample = write_csv(run_dir / "synthetic.csv", rows=args.rows, seed=args.seed)
     return dataclasses.replace(
-        load_training_data(sample), source=f"synthetic sample (rows={args.rows}, seed={args.seed})"
+        load_training_data(sample, min_category_rows=min_category_rows),
+        source=f"synthetic sample (rows={args.rows}, seed={args.seed})",
     )
 
 
