@@ -77,6 +77,7 @@ def build_metadata(
             "tolerance": parity.tolerance,
         },
         "parity_sample": parity_sample(pipeline, holdout),
+        "group_errors": run["group_errors"],
         "training_data": run["training_data"],
         "seed": run["seed"],
         "libraries": {**run["libraries"], **{name: version(name) for name in EXPORT_LIBRARIES}},

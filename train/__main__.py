@@ -21,8 +21,9 @@ import skops.io
 from sklearn.model_selection import train_test_split
 
 from train.categories import DEFAULT_MIN_CATEGORY_ROWS
-from train.columns import TARGET
+from train.columns import FEATURES, TARGET
 from train.data import DataError, TrainingData, load_training_data
+from train.groups import group_errors
 from train.pipeline import candidates
 from train.run_files import (
     DEFAULT_MIN_R2,
@@ -183,6 +184,9 @@ def main(argv: list[str] | None = None) -> int:
         "metrics": metrics,
         "min_r2": args.min_r2,
         "leaderboard": [r.row() for r in results],
+        "group_errors": group_errors(
+            best.pipeline, train, holdout, list(FEATURES), args.folds, args.seed
+        ),
         "training_seconds": round(time.perf_counter() - started, 2),
         "libraries": {name: version(name) for name in TRAINING_LIBRARIES},
     }
