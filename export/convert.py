@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from skl2onnx import to_onnx
 from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 from sklearn.pipeline import Pipeline
@@ -14,7 +16,7 @@ from train.columns import CATEGORICAL_FEATURES, FEATURES, TARGET
 TARGET_OPSET = {"": 18, "ai.onnx.ml": 3}
 
 
-def input_types() -> list[tuple[str, object]]:
+def input_types(features: Sequence[str] = FEATURES) -> list[tuple[str, object]]:
     """One (n, 1) input per feature, named as the feature: strings or float32 scores."""
     return [
         (
@@ -23,14 +25,15 @@ def input_types() -> list[tuple[str, object]]:
             if name in CATEGORICAL_FEATURES
             else FloatTensorType([None, 1]),
         )
-        for name in FEATURES
+        for name in features
     ]
 
 
 def to_onnx_bytes(pipeline: Pipeline) -> bytes:
     model = to_onnx(
         pipeline,
-        initial_types=input_types(),
+        # The features it was fitted on: every one but those excluded from training.
+        initial_types=input_types([str(name) for name in pipeline.feature_names_in_]),
         final_types=[(TARGET, FloatTensorType([None, 1]))],
         target_opset=TARGET_OPSET,
     )

@@ -21,8 +21,9 @@ import skops.io
 from sklearn.model_selection import train_test_split
 
 from train.categories import DEFAULT_MIN_CATEGORY_ROWS
-from train.columns import FEATURES, TARGET
+from train.columns import TARGET
 from train.data import DataError, TrainingData, load_training_data
+from train.exclusion import exclusion_cost, kept_features, parse_exclusions
 from train.groups import group_errors
 from train.pipeline import candidates
 from train.run_files import (
@@ -84,6 +85,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--allow-rare", action="store_true", help="keep category values however few their rows"
     )
+    parser.add_argument(
+        "--exclude-features",
+        default="",
+        metavar="FIELDS",
+        help="comma-separated categorical fields to train without, e.g. race_ethnicity,gender",
+    )
     return parser.parse_args(argv)
 
 
@@ -131,6 +138,11 @@ def report_progress(result: CandidateResult) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     pool = chosen_candidates(args.candidates, args.seed)
+    try:
+        excluded = parse_exclusions(args.exclude_features)
+    except ValueError as exc:
+        raise SystemExit(f"error: --exclude-features: {exc}") from None
+    features = kept_features(excluded)
     run_dir = new_run_dir(args.runs_dir)
     try:
         data = load_data(args, run_dir)
@@ -151,7 +163,9 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     started = time.perf_counter()
-    results = select_model(train, pool, args.seed, args.folds, on_result=report_progress)
+    results = select_model(
+        train, pool, args.seed, args.folds, on_result=report_progress, features=features
+    )
     best = results[0]
     metrics = {
         "cv_r2_mean": best.cv_r2_mean,
@@ -160,6 +174,14 @@ def main(argv: list[str] | None = None) -> int:
         **holdout_metrics(best.pipeline, holdout),
     }
 
+    cost = None
+    if excluded:
+        print(
+            f"the same selection with every feature, to measure leaving out {', '.join(excluded)}:"
+        )
+        cost = exclusion_cost(
+            best, train, holdout, pool, args.seed, args.folds, on_result=report_progress
+        )
     write_leaderboard(results, run_dir)
     train.to_csv(run_dir / TRAIN_SPLIT_FILE, index=False)
     holdout.to_csv(run_dir / HOLDOUT_SPLIT_FILE, index=False)
@@ -185,8 +207,10 @@ def main(argv: list[str] | None = None) -> int:
         "min_r2": args.min_r2,
         "leaderboard": [r.row() for r in results],
         "group_errors": group_errors(
-            best.pipeline, train, holdout, list(FEATURES), args.folds, args.seed
+            best.pipeline, train, holdout, features, args.folds, args.seed
         ),
+        "excluded_features": list(excluded),
+        "exclusion_cost": cost,
         "training_seconds": round(time.perf_counter() - started, 2),
         "libraries": {name: version(name) for name in TRAINING_LIBRARIES},
     }
