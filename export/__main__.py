@@ -15,11 +15,12 @@ from pathlib import Path
 import pandas as pd
 import skops.io
 
+from export.card import render_card
 from export.convert import to_onnx_bytes
 from export.metadata import build_metadata, input_schema
 from export.parity import ParityError, certify, measure_parity
 from model_store.store import DEFAULT_ROOT, ModelStore, StoreError
-from train.columns import CATEGORICAL_FEATURES
+from train.columns import CATEGORICAL_FEATURES, TARGET
 from train.run_files import (
     DEFAULT_MIN_R2,
     DEFAULT_RUNS_DIR,
@@ -89,7 +90,13 @@ def export_run(run_dir: Path, store: ModelStore, min_r2: float, promote: bool = 
     report = measure_parity(pipeline, onnx_bytes, schema_only, pd.concat([holdout, train]))
     certify(report)
     metadata = build_metadata(run, pipeline, holdout, parity=report, onnx_bytes=onnx_bytes)
-    return store.publish(onnx_bytes, metadata, promote=promote)
+    on_holdout = pipeline.predict(holdout[list(pipeline.feature_names_in_)])
+    return store.publish(
+        onnx_bytes,
+        metadata,
+        promote=promote,
+        card=lambda published: render_card(published, holdout[TARGET], on_holdout),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

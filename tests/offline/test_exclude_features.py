@@ -122,3 +122,11 @@ def test_diff_from_a_full_version_scores_the_students_both_can_score(
     # The lean version's parity students lack gender and race, which the full one needs.
     assert len(diff.cohort.records) == len(published.metadata["parity_sample"]["records"])
     assert diff.cohort.skipped == len(excluded.metadata["parity_sample"]["records"])
+
+
+def test_the_card_says_what_was_left_out_and_what_it_cost(without_protected):
+    model, store, _ = without_protected
+    card = store.card(model.version).decode("utf-8")
+    assert "Trained without <code>gender</code>, <code>race_ethnicity</code>" in card
+    assert "What leaving fields out costs" in card
+    assert f"{model.metadata['exclusion_cost']['with_every_feature']['holdout_mae']:.3f}" in card
