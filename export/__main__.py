@@ -46,6 +46,10 @@ TRUSTED_TYPES = frozenset(
 )
 
 
+# What the metadata and the model card need that runs made before them lack.
+RUN_KEYS_FOR_THE_CARD = ("group_errors", "excluded_features", "exclusion_cost")
+
+
 class ExportError(Exception):
     pass
 
@@ -73,6 +77,12 @@ def read_split(path: Path) -> pd.DataFrame:
 
 def export_run(run_dir: Path, store: ModelStore, min_r2: float, promote: bool = True) -> str:
     run = json.loads((run_dir / RUN_FILE).read_text(encoding="utf-8"))
+    missing = [key for key in RUN_KEYS_FOR_THE_CARD if key not in run]
+    if missing:
+        raise ExportError(
+            f"{run_dir}: was trained by an older `python -m train` (no {', '.join(missing)} in "
+            f"{RUN_FILE}); train again"
+        )
     holdout_r2 = run["metrics"]["holdout_r2"]
     # The floor training was given still holds: a run train refused is never published.
     floor = max(min_r2, run.get("min_r2", min_r2))

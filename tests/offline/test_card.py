@@ -6,6 +6,8 @@ import base64
 import contextlib
 import copy
 import io
+import json
+import shutil
 from html.parser import HTMLParser
 
 import pytest
@@ -21,6 +23,7 @@ from model_store.store import (
     StoreError,
     sha256_hex,
 )
+from train.run_files import RUN_FILE
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -182,3 +185,15 @@ def test_a_card_that_fails_to_render_publishes_nothing(exported, tmp_path):
         target.publish(model.onnx_bytes, model.metadata, card=broken)
     assert target.versions() == []
     assert list((tmp_path / "store" / VERSIONS_DIR).iterdir()) == []
+
+
+def test_export_refuses_a_run_from_before_group_errors(trained_run, tmp_path, capsys):
+    old_run = tmp_path / "old-run"
+    shutil.copytree(trained_run.path, old_run)
+    run = json.loads((old_run / RUN_FILE).read_text(encoding="utf-8"))
+    del run["group_errors"]
+    (old_run / RUN_FILE).write_text(json.dumps(run), encoding="utf-8")
+    assert export_main([str(old_run), "--store", str(tmp_path / "store")]) == 1
+    err = capsys.readouterr().err
+    assert "no group_errors" in err and "train again" in err
+    assert ModelStore(tmp_path / "store").versions() == []
