@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,9 +132,11 @@ def read_cohort(path: Path, old_metadata: dict, new_metadata: dict) -> Cohort:
                     try:
                         record[name] = float(value)
                     except ValueError:
+                        record[name] = math.nan
+                    if not math.isfinite(record[name]):
                         raise CohortError(
                             f"{path}: line {line}, column {name!r}: {value!r} is not a number"
-                        ) from None
+                        )
                 else:
                     record[name] = value
             records.append(record)

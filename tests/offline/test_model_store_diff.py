@@ -168,3 +168,14 @@ def test_promote_on_a_terminal_asks_and_follows_the_answer(store_copy, answer, c
     assert returncode == code, out
     assert f"make {new} the current version? [y/N]" in out
     assert store.current_version() == (new if promoted else old)
+
+
+@pytest.mark.parametrize("bad", ["abc", "nan", ""])
+def test_diff_names_the_line_of_a_score_that_is_not_a_number(two_versions, tmp_path, bad, capsys):
+    store, old, new = two_versions
+    path = tmp_path / "cohort.csv"
+    students = generate(rows=5).astype({"reading_score": object})
+    students.loc[2, "reading_score"] = bad
+    students.to_csv(path, index=False)
+    assert run(store, "diff", old, new, "--cohort", str(path)) == 1
+    assert f"line 4, column 'reading_score': {bad!r} is not a number" in capsys.readouterr().err
