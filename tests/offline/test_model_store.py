@@ -105,6 +105,7 @@ def test_store_api_has_no_operation_that_rewrites_or_removes_a_version():
         "current_version",
         "metadata",
         "load",
+        "card",
         "previous_version",
         "publish",
         "promote",
