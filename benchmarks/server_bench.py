@@ -18,7 +18,7 @@ import json
 import logging
 import math
 import os
-import pickle
+import pickle  # nosec B403 # writes the reference server's pipeline, as the seed system did
 import random
 import resource
 import shutil

@@ -236,7 +236,7 @@ class ModelStore:
                 if card_bytes is not None:
                     _write_durably(staging / CARD_FILE, card_bytes)
                 _write_durably(staging / METADATA_FILE, _dump_json(full))
-                os.chmod(staging, 0o555)
+                os.chmod(staging, 0o555)  # nosec B103 # read-only on purpose: a version is immutable; models are not secret
                 try:
                     # Atomic: the version appears whole or not at all. A taken
                     # name (two publishes in one second) makes the rename fail.
@@ -412,5 +412,5 @@ def _log_cleanup(cleanup: StagingCleanup) -> None:
 
 
 def _remove_tree(path: Path) -> None:
-    os.chmod(path, 0o755)
+    os.chmod(path, 0o755)  # nosec B103 # writable again only to be deleted
     shutil.rmtree(path, ignore_errors=True)
