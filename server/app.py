@@ -29,7 +29,6 @@ def _bare_app(settings: Settings) -> falcon.App:
         middleware.append(InjectedDelay(settings.test_delay_ms, "/predictdata"))
     app = falcon.App(middleware=middleware, request_type=StudyRequest)
     app.req_options.strip_url_path_trailing_slash = True
-    app.req_options.keep_blank_qs_values = True  # "?interval=" is a bad value, not no value
     app.add_route("/health", Health())
     app.add_error_handler(Exception, handle_unexpected)
     app.add_error_handler(RequestRejected, handle_rejected)

@@ -8,12 +8,13 @@ added to an answer is written in its Struct below and nowhere else.
 
 # No `from __future__ import annotations`: msgspec reads the annotations of the
 # answer Structs made in _answer_types, whose types are local to that function.
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from itertools import repeat
 from typing import TYPE_CHECKING, Annotated, Literal, Union
 
 import msgspec
-import msgspec.structs
+import numpy as np
 
 from model_store.contract import CategoricalFeature, ModelContract
 from model_store.store import IntegrityError
@@ -50,6 +51,9 @@ class ServingContract:
     single: type[msgspec.Struct]
     bulk: type[msgspec.Struct]
     decoder: msgspec.json.Decoder
+    # level -> (offsets, lower bounds, upper bounds), each (3, 1): the score's row
+    # unchanged and unbounded, then the range's ends clipped to the target's bounds
+    interval_rows: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]
 
     @classmethod
     def build(cls, model: ModelContract) -> "ServingContract":
@@ -69,6 +73,7 @@ class ServingContract:
             single=single,
             bulk=bulk,
             decoder=msgspec.json.Decoder(Union[student, list[student]]),  # noqa: UP007
+            interval_rows=_interval_rows(model),
         )
 
     @classmethod
@@ -85,16 +90,23 @@ class ServingContract:
 
     def parse_options(self, params: Mapping[str, object]) -> msgspec.Struct:
         """The query's options (`self.options`); InvalidOption naming the allowed values."""
-        for field in msgspec.structs.fields(self.options):
-            if field.name in params:
-                try:
-                    msgspec.convert({field.name: params[field.name]}, self.options, strict=False)
-                except msgspec.ValidationError:
-                    raise InvalidOption(self._not_allowed(field.name, params[field.name])) from None
-        options = msgspec.convert(params, self.options, strict=False)
+        try:
+            options = msgspec.convert(params, self.options, strict=False)
+        except msgspec.ValidationError:
+            for name in self.options.__struct_fields__:  # which one: each alone
+                if name in params and not self._valid(name, params[name]):
+                    raise InvalidOption(self._not_allowed(name, params[name])) from None
+            raise
         if options.explain and not self.explainable:
             raise InvalidOption(self._not_allowed("explain", params["explain"]))
         return options
+
+    def _valid(self, name: str, value: object) -> bool:
+        try:
+            msgspec.convert({name: value}, self.options, strict=False)
+        except msgspec.ValidationError:
+            return False
+        return True
 
     def _not_allowed(self, name: str, value: object) -> str:
         if name == "explain":
@@ -108,45 +120,46 @@ class ServingContract:
 
     def answer(self, version: str, scored: "Scored", batch: Batch) -> msgspec.Struct:
         """The JSON answer: one student's, or the cohort's in request order."""
-        scores = scored.scores
-        extras = self._extras(scored)
+        columns = self._answer_columns(scored)
         if batch.single:
+            names = self.prediction.__struct_fields__[: len(columns)]  # all but id
+            first = dict(zip(names, [next(iter(c)) for c in columns], strict=True))
             ident = batch.ids[0] if batch.ids is not None else msgspec.UNSET
-            more = extras[0] if extras else {}
-            return self.single(model_version=version, math_score=scores[0], id=ident, **more)
-        if extras is None and batch.ids is None:
-            predictions = [self.prediction(math_score=s) for s in scores]
-        elif extras is None:
-            predictions = [
-                self.prediction(id=msgspec.UNSET if i is None else i, math_score=s)
-                for i, s in zip(batch.ids, scores, strict=True)
-            ]
+            return self.single(**first, model_version=version, id=ident)
+        if batch.ids is None:
+            ids = repeat(msgspec.UNSET)
         else:
-            ids = batch.ids if batch.ids is not None else [None] * len(scores)
-            predictions = [
-                self.prediction(id=msgspec.UNSET if i is None else i, math_score=s, **more)
-                for i, s, more in zip(ids, scores, extras, strict=True)
-            ]
-        return self.bulk(model_version=version, count=len(scores), predictions=predictions)
+            ids = [msgspec.UNSET if i is None else i for i in batch.ids]
+        predictions = list(map(self.prediction, *columns, ids))
+        return self.bulk(model_version=version, count=len(predictions), predictions=predictions)
 
-    def _extras(self, scored: "Scored") -> list[dict] | None:
-        """The optional fields of each student's answer, or None when none was asked for."""
-        if scored.interval_level is None and scored.contributions is None:
-            return None
-        extras = [{} for _ in scored.scores]
-        if scored.interval_level is not None:
-            for more, lower, upper in zip(extras, scored.lower, scored.upper, strict=True):
-                more.update(
-                    math_score_lower=lower, math_score_upper=upper,
-                    interval_level=scored.interval_level,
-                )  # fmt: skip
-        if scored.contributions is not None:
-            names = list(scored.contributions)
-            rows = zip(*scored.contributions.values(), strict=True)
-            for more, points in zip(extras, rows, strict=True):
-                more["contributions"] = self.contributions(**dict(zip(names, points, strict=True)))
-                more["baseline"] = scored.baseline
-        return extras
+    def _answer_columns(self, scored: "Scored") -> list[Iterable]:
+        """Each field of StudentAnswer, in its order, as a column over the students."""
+        unset = repeat(msgspec.UNSET)
+        if scored.interval_level is None:
+            interval = [unset, unset, unset]
+        else:
+            ends = [scored.lower.tolist(), scored.upper.tolist()]
+            interval = [*ends, repeat(scored.interval_level)]
+        if scored.contributions is None:
+            explained = [unset, unset]
+        else:
+            points = map(self.contributions, *(p.tolist() for p in scored.contributions.values()))
+            explained = [points, repeat(scored.baseline)]
+        return [scored.scores, *interval, *explained]
+
+
+def _interval_rows(model: ModelContract) -> dict:
+    levels = model.intervals.levels if model.intervals else {}
+    low, high = model.target.minimum, model.target.maximum
+    return {
+        level: (
+            np.array([[0.0], [-width], [width]]),
+            np.array([[-np.inf], [low], [low]]),
+            np.array([[np.inf], [high], [high]]),
+        )
+        for level, width in levels.items()
+    }
 
 
 def _student_record(model: ModelContract) -> type[msgspec.Struct]:
@@ -197,14 +210,15 @@ def _answer_types(model: ModelContract) -> tuple[type[msgspec.Struct], ...]:
     AnswerId = Annotated[str | int, msgspec.Meta(description="the student's id, as sent")]
     Points = Annotated[float, msgspec.Meta(description="points this field adds to the baseline")]
     Contributions = msgspec.defstruct(
-        "Contributions", [(name, Points) for name in model.feature_names], kw_only=True
+        "Contributions", [(name, Points) for name in model.feature_names]
     )
     Baseline = Annotated[
         float, msgspec.Meta(description="the score of the reference student (?explain)")
     ]
 
-    class StudentAnswer(msgspec.Struct, kw_only=True, omit_defaults=True):
-        """One student's answer; the optional fields only when asked for."""
+    class StudentAnswer(msgspec.Struct, omit_defaults=True):
+        """One student's answer; the optional fields only when asked for. Made
+        positionally, in this order, by ServingContract._answer_columns."""
 
         math_score: Score
         math_score_lower: Bound | msgspec.UnsetType = msgspec.UNSET
@@ -213,7 +227,7 @@ def _answer_types(model: ModelContract) -> tuple[type[msgspec.Struct], ...]:
         contributions: Contributions | msgspec.UnsetType = msgspec.UNSET
         baseline: Baseline | msgspec.UnsetType = msgspec.UNSET
 
-    class Prediction(StudentAnswer, kw_only=True, omit_defaults=True):
+    class Prediction(StudentAnswer, omit_defaults=True):
         """One student of a cohort."""
 
         id: AnswerId | msgspec.UnsetType = msgspec.UNSET
