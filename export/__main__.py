@@ -16,10 +16,14 @@ import pandas as pd
 import skops.io
 
 from export.convert import to_onnx_bytes
+from export.coverage import CoverageError, certify_intervals
+from export.drift_reference import drift_reference
 from export.metadata import build_metadata, input_schema
 from export.parity import ParityError, certify, measure_parity
+from export.reference import reference
+from model_store.onnx_io import build_feeds, open_session, predict
 from model_store.store import DEFAULT_ROOT, ModelStore, StoreError
-from train.columns import CATEGORICAL_FEATURES
+from train.columns import CATEGORICAL_FEATURES, FEATURES, TARGET
 from train.run_files import (
     DEFAULT_MIN_R2,
     DEFAULT_RUNS_DIR,
@@ -83,12 +87,19 @@ def export_run(run_dir: Path, store: ModelStore, min_r2: float, promote: bool = 
     pipeline = load_pipeline(run_dir / PIPELINE_FILE)
     train = read_split(run_dir / TRAIN_SPLIT_FILE)
     holdout = read_split(run_dir / HOLDOUT_SPLIT_FILE)
-    onnx_bytes = to_onnx_bytes(pipeline)
     # The parity run feeds the graph through the schema, exactly as the server will.
     schema_only = {"schema": input_schema(pipeline)}
+    target = schema_only["schema"]["target"]
+    onnx_bytes = to_onnx_bytes(pipeline, (target["minimum"], target["maximum"]))
     report = measure_parity(pipeline, onnx_bytes, schema_only, pd.concat([holdout, train]))
     certify(report)
+    session = open_session(onnx_bytes)
+    served = predict(session, build_feeds(schema_only, {n: holdout[n].tolist() for n in FEATURES}))
+    intervals = certify_intervals(run.get("intervals"), served, holdout[TARGET].to_numpy(), target)
     metadata = build_metadata(run, pipeline, holdout, parity=report, onnx_bytes=onnx_bytes)
+    metadata["intervals"] = intervals
+    metadata["reference"] = reference(metadata, train, session)
+    metadata["drift_reference"] = drift_reference(metadata, train)
     return store.publish(onnx_bytes, metadata, promote=promote)
 
 
@@ -107,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         run_dir = args.run_dir or latest_run(args.runs_dir)
         version = export_run(run_dir, ModelStore(args.store), args.min_r2, not args.no_promote)
-    except (ExportError, ParityError, StoreError) as exc:
+    except (ExportError, ParityError, CoverageError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     metadata = ModelStore(args.store).metadata(version)

@@ -8,7 +8,7 @@ import onnx
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from export.parity import ParityReport
+from export.parity import ParityReport, clipped_predictions
 from model_store.schema import CATEGORICAL, NUMERIC
 from train.columns import CATEGORICAL_FEATURES, FEATURES, SCORE_MAX, SCORE_MIN, TARGET
 from train.pipeline import CATEGORIES_TRANSFORMER, PREPROCESS_STEP
@@ -52,7 +52,7 @@ def parity_sample(pipeline: Pipeline, holdout: pd.DataFrame) -> dict:
         }
         for _, row in rows.iterrows()
     ]
-    expected = pipeline.predict(rows[list(FEATURES)])
+    expected = clipped_predictions(pipeline, rows, input_schema(pipeline)["target"])
     return {"records": records, "expected": [float(v) for v in expected]}
 
 

@@ -26,11 +26,17 @@ class ParityReport:
     tolerance: float = PARITY_TOLERANCE
 
 
+def clipped_predictions(pipeline: Pipeline, frame: pd.DataFrame, target: dict) -> np.ndarray:
+    """scikit-learn's scores clipped to the target's range, as the ONNX graph clips them."""
+    predicted = pipeline.predict(frame[list(FEATURES)]).astype(np.float64)
+    return np.clip(predicted, target["minimum"], target["maximum"])
+
+
 def measure_parity(
     pipeline: Pipeline, onnx_bytes: bytes, metadata: dict, frame: pd.DataFrame
 ) -> ParityReport:
     """Run both on every row of `frame` and find the largest difference."""
-    expected = pipeline.predict(frame[list(FEATURES)]).astype(np.float64)
+    expected = clipped_predictions(pipeline, frame, metadata["schema"]["target"])
     columns = {name: frame[name].tolist() for name in FEATURES}
     got = predict(open_session(onnx_bytes), build_feeds(metadata, columns))
     diff = np.abs(got - expected)

@@ -21,6 +21,7 @@ import skops.io
 from sklearn.model_selection import train_test_split
 
 from train.columns import TARGET
+from train.conformal import calibrate, out_of_fold_predictions
 from train.data import DataError, TrainingData, load_training_data
 from train.pipeline import candidates
 from train.run_files import (
@@ -144,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
         "cv_mae_mean": best.cv_mae_mean,
         **holdout_metrics(best.pipeline, holdout),
     }
+    out_of_fold = out_of_fold_predictions(best.pipeline, train, args.seed, args.folds)
+    intervals = calibrate(train[TARGET].to_numpy(), out_of_fold)
 
     write_leaderboard(results, run_dir)
     train.to_csv(run_dir / TRAIN_SPLIT_FILE, index=False)
@@ -167,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
             "params": best.params,
         },
         "metrics": metrics,
+        "intervals": intervals,
         "min_r2": args.min_r2,
         "leaderboard": [r.row() for r in results],
         "training_seconds": round(time.perf_counter() - started, 2),
