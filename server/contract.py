@@ -1,6 +1,6 @@
 """What the server reads and answers, derived once from the model's contract.
 
-The request record, the query options and the answers are msgspec Structs
+The request record and the answers are msgspec Structs
 built here when the model loads: the JSON decoder and encoder, the validation
 rules and GET /openapi.json (server/openapi.py) all come from them, so a field
 added to an answer is written in its Struct below and nowhere else.
@@ -8,18 +8,17 @@ added to an answer is written in its Struct below and nowhere else.
 
 # No `from __future__ import annotations`: msgspec reads the annotations of the
 # answer Structs made in _answer_types, whose types are local to that function.
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import repeat
 from typing import TYPE_CHECKING, Annotated, Literal, Union
 
 import msgspec
-import numpy as np
 
 from model_store.contract import CategoricalFeature, ModelContract
 from model_store.store import IntegrityError
 from server.batch import Batch
-from server.errors import InvalidOption
+from server.options import QueryOptions
 from server.rules import ID_FIELD, INT64_BOUND, FeatureRule, rules_for
 
 if TYPE_CHECKING:
@@ -45,15 +44,12 @@ class ServingContract:
     model: ModelContract
     rules: tuple[FeatureRule, ...]
     student: type[msgspec.Struct]
-    options: type[msgspec.Struct]
+    options: QueryOptions
     contributions: type[msgspec.Struct]
     prediction: type[msgspec.Struct]
     single: type[msgspec.Struct]
     bulk: type[msgspec.Struct]
     decoder: msgspec.json.Decoder
-    # level -> (offsets, lower bounds, upper bounds), each (3, 1): the score's row
-    # unchanged and unbounded, then the range's ends clipped to the target's bounds
-    interval_rows: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]
 
     @classmethod
     def build(cls, model: ModelContract) -> "ServingContract":
@@ -67,56 +63,17 @@ class ServingContract:
             model=model,
             rules=rules_for(model),
             student=student,
-            options=_options_type(model),
+            options=QueryOptions(model),
             contributions=contributions,
             prediction=prediction,
             single=single,
             bulk=bulk,
             decoder=msgspec.json.Decoder(Union[student, list[student]]),  # noqa: UP007
-            interval_rows=_interval_rows(model),
         )
 
     @classmethod
     def from_metadata(cls, metadata: dict) -> "ServingContract":
         return cls.build(ModelContract.from_metadata(metadata))
-
-    @property
-    def interval_levels(self) -> tuple[int, ...]:
-        return tuple(self.model.intervals.levels) if self.model.intervals else ()
-
-    @property
-    def explainable(self) -> bool:
-        return self.model.reference is not None
-
-    def parse_options(self, params: Mapping[str, object]) -> msgspec.Struct:
-        """The query's options (`self.options`); InvalidOption naming the allowed values."""
-        try:
-            options = msgspec.convert(params, self.options, strict=False)
-        except msgspec.ValidationError:
-            for name in self.options.__struct_fields__:  # which one: each alone
-                if name in params and not self._valid(name, params[name]):
-                    raise InvalidOption(self._not_allowed(name, params[name])) from None
-            raise
-        if options.explain and not self.explainable:
-            raise InvalidOption(self._not_allowed("explain", params["explain"]))
-        return options
-
-    def _valid(self, name: str, value: object) -> bool:
-        try:
-            msgspec.convert({name: value}, self.options, strict=False)
-        except msgspec.ValidationError:
-            return False
-        return True
-
-    def _not_allowed(self, name: str, value: object) -> str:
-        if name == "explain":
-            if not self.explainable:
-                return "explain is not available: this model carries no reference student"
-            return f"explain={value!r} is not allowed; use explain=true or explain=false"
-        if not self.interval_levels:
-            return "interval is not available: this model carries no intervals"
-        allowed = ", ".join(map(str, self.interval_levels))
-        return f"interval={value!r} is not a level of this model; allowed: {allowed}"
 
     def answer(self, version: str, scored: "Scored", batch: Batch) -> msgspec.Struct:
         """The JSON answer: one student's, or the cohort's in request order."""
@@ -149,19 +106,6 @@ class ServingContract:
         return [scored.scores, *interval, *explained]
 
 
-def _interval_rows(model: ModelContract) -> dict:
-    levels = model.intervals.levels if model.intervals else {}
-    low, high = model.target.minimum, model.target.maximum
-    return {
-        level: (
-            np.array([[0.0], [-width], [width]]),
-            np.array([[-np.inf], [low], [low]]),
-            np.array([[np.inf], [high], [high]]),
-        )
-        for level, width in levels.items()
-    }
-
-
 def _student_record(model: ModelContract) -> type[msgspec.Struct]:
     """One student as the JSON decoder reads it, validating while it parses:
     categories as Literal, scores with their bounds, an optional id."""
@@ -174,21 +118,6 @@ def _student_record(model: ModelContract) -> type[msgspec.Struct]:
         fields.append((feature.name, kind))
     fields.append((ID_FIELD, RecordId | None, None))
     return msgspec.defstruct("Student", fields, kw_only=True)
-
-
-def _options_type(model: ModelContract) -> type[msgspec.Struct]:
-    """POST /predictdata's query options, as far as this model can honour them."""
-    levels = tuple(model.intervals.levels) if model.intervals else ()
-    interval = Annotated[
-        Literal[levels] | None if levels else None,
-        msgspec.Meta(description="add a range that holds the true score this often, in %"),
-    ]
-    explain = Annotated[
-        bool, msgspec.Meta(description="add each field's points and the baseline they start from")
-    ]
-    return msgspec.defstruct(
-        "PredictionOptions", [("interval", interval, None), ("explain", explain, False)]
-    )
 
 
 def _answer_types(model: ModelContract) -> tuple[type[msgspec.Struct], ...]:

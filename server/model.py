@@ -41,8 +41,8 @@ class ServedModel:
         return _hundredths(output.reshape(-1).astype(np.float64))
 
     def predict(self, columns: Mapping[str, Sequence], options: msgspec.Struct) -> Scored:
-        """The scores, with the interval and the contributions `options` (the
-        contract's PredictionOptions) ask for."""
+        """The scores, with the interval and the contributions `options` (of the
+        contract's QueryOptions type) ask for."""
         names = self.contract.model.feature_names
         if len(columns[names[0]]) == 0:
             raw = np.empty(0)  # onnxruntime refuses some graphs an empty batch
@@ -54,7 +54,7 @@ class ServedModel:
             scores = np.round(raw, 2)
         else:
             # The score and the ends of its range in one pass (a row each), only the ends clipped.
-            offsets, low, high = self.contract.interval_rows[options.interval]
+            offsets, low, high = self.contract.options.interval_rows[options.interval]
             scores, lower, upper = np.round(np.minimum(np.maximum(raw + offsets, low), high), 2)
             interval = {"interval_level": options.interval, "lower": lower, "upper": upper}
         if not options.explain:

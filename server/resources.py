@@ -14,7 +14,6 @@ from server.model import Scored, ServedModel
 from server.request_context import StudyRequest
 
 MEDIA_CSV = "text/csv"
-MAX_PARSED_QUERIES = 64  # a caller varying its query string must not grow memory
 UNAVAILABLE_MESSAGE = "no verified model is loaded; see the server log"
 _encode = msgspec.json.Encoder().encode
 
@@ -29,7 +28,7 @@ class Predictions:
             falcon.MEDIA_JSON: JsonParser(model.contract, max_rows),
             MEDIA_CSV: CsvParser(model.contract, max_rows),
         }
-        self._parsed_options: dict[str, msgspec.Struct] = {}
+        self._options = model.contract.options
 
     def on_post(self, req: StudyRequest, resp: falcon.Response) -> None:
         media_type = (req.content_type or "").split(";", 1)[0].strip().lower()
@@ -45,7 +44,7 @@ class Predictions:
                 f"Content-Encoding {encoding!r} is not supported; send the body uncompressed"
             )
         # Options are opt-in: a request without a query string takes the plain path.
-        options = self._options(req.query_string) if req.query_string else None
+        options = self._options.from_query_string(req.query_string) if req.query_string else None
         batch = parser.parse(self._read_body(req))
         req.context.rows = batch.size
         if options is None:
@@ -62,17 +61,6 @@ class Predictions:
         else:
             resp.content_type = falcon.MEDIA_JSON
             resp.data = _encode(self._model.contract.answer(self._model.version, scored, batch))
-
-    def _options(self, query_string: str) -> msgspec.Struct:
-        """The query's options, each distinct query parsed once: converting them
-        costs a noticeable share of a one-student request."""
-        options = self._parsed_options.get(query_string)
-        if options is None:
-            params = falcon.uri.parse_query_string(query_string, keep_blank=True)
-            options = self._model.contract.parse_options(params)
-            if len(self._parsed_options) < MAX_PARSED_QUERIES:
-                self._parsed_options[query_string] = options
-        return options
 
     def _read_body(self, req: falcon.Request) -> bytes:
         length = req.content_length
@@ -125,10 +113,7 @@ class ModelInfo:
         public = {k: model.metadata[k] for k in self.PUBLIC_KEYS if k in model.metadata}
         contract = model.contract.model
         schema = {"features": contract.features, "target": contract.target}
-        options = {  # what POST /predictdata's query may ask of this model
-            "interval": list(model.contract.interval_levels),
-            "explain": model.contract.explainable,
-        }
+        options = model.contract.options.allowed()  # what POST /predictdata may ask
         self._body = _encode(
             {**public, "schema": schema, "intervals": contract.intervals, "options": options}
         )

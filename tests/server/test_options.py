@@ -10,6 +10,7 @@ import urllib.request
 
 import pytest
 
+from server.options import MAX_PARSED_QUERIES, QueryOptions
 from server.score_file import main as score_file_main
 from tests.server.conftest import STUDENT, TEST_INTERVALS, make_client
 
@@ -210,3 +211,13 @@ def test_the_procfile_server_answers_with_both_options(optioned_store, start_ser
         urllib.request.urlopen(refused, timeout=10)
     assert error.value.code == 422
     assert "allowed: 80, 90, 95" in json.load(error.value)["error"]
+
+
+def test_each_distinct_query_is_parsed_once_and_the_memory_of_them_is_bounded(optioned_model):
+    options = QueryOptions(optioned_model.contract.model)
+    assert options.from_query_string("interval=90") is options.from_query_string("interval=90")
+    for number in range(MAX_PARSED_QUERIES * 2):
+        assert options.from_query_string(f"interval=90&n={number}").interval == 90
+    late = "interval=80&late=1"  # past the bound: parsed again each time, not kept
+    assert options.from_query_string(late) == options.from_query_string(late)
+    assert options.from_query_string(late) is not options.from_query_string(late)
