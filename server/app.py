@@ -42,7 +42,7 @@ def create_app(model: ServedModel, settings: Settings) -> falcon.App:
     app.add_route("/predictdata", Predictions(model, settings.max_body_bytes, settings.max_rows))
     app.add_route("/ready", Ready(model))
     app.add_route("/model", ModelInfo(model))
-    app.add_route("/metrics", Metrics())
+    app.add_route("/metrics", Metrics(settings.metrics_dir))
     app.add_route("/openapi.json", OpenApi(model.contract, model.version))
     add_page_routes(app)
     MODEL_INFO.labels(model.version).set(1)
