@@ -76,22 +76,32 @@ class ServingContract:
         return cls.build(ModelContract.from_metadata(metadata))
 
     def answer(self, version: str, scored: "Scored", batch: Batch) -> msgspec.Struct:
-        """The JSON answer: one student's, or the cohort's in request order."""
-        columns = self._answer_columns(scored)
-        if batch.single:
-            names = self.prediction.__struct_fields__[: len(columns)]  # all but id
-            first = dict(zip(names, [next(iter(c)) for c in columns], strict=True))
-            ident = batch.ids[0] if batch.ids is not None else msgspec.UNSET
-            return self.single(**first, model_version=version, id=ident)
-        if batch.ids is None:
-            ids = repeat(msgspec.UNSET)
-        else:
-            ids = [msgspec.UNSET if i is None else i for i in batch.ids]
-        predictions = list(map(self.prediction, *columns, ids))
-        return self.bulk(model_version=version, count=len(predictions), predictions=predictions)
+        """The JSON answer: one student's, or the cohort's in request order.
 
-    def _answer_columns(self, scored: "Scored") -> list[Iterable]:
-        """Each field of StudentAnswer, in its order, as a column over the students."""
+        Answers are made positionally, in Prediction's field order: the score,
+        the id, then the optional fields only when asked for."""
+        optional = self._optional_columns(scored)
+        if batch.single:
+            ident = batch.ids[0] if batch.ids is not None else msgspec.UNSET
+            if not optional:
+                return self.single(scored.scores[0], ident, model_version=version)
+            first = [next(iter(column)) for column in optional]
+            return self.single(scored.scores[0], ident, *first, model_version=version)
+        if batch.ids is None and not optional:
+            predictions = list(map(self.prediction, scores := scored.scores))
+        else:
+            if batch.ids is None:
+                ids = repeat(msgspec.UNSET)
+            else:
+                ids = [msgspec.UNSET if i is None else i for i in batch.ids]
+            predictions = list(map(self.prediction, scores := scored.scores, ids, *optional))
+        return self.bulk(model_version=version, count=len(scores), predictions=predictions)
+
+    def _optional_columns(self, scored: "Scored") -> list[Iterable]:
+        """Prediction's fields after the id, each a column over the students; none
+        when no option was asked for."""
+        if scored.interval_level is None and scored.contributions is None:
+            return []
         unset = repeat(msgspec.UNSET)
         if scored.interval_level is None:
             interval = [unset, unset, unset]
@@ -103,7 +113,7 @@ class ServingContract:
         else:
             points = map(self.contributions, *(p.tolist() for p in scored.contributions.values()))
             explained = [points, repeat(scored.baseline)]
-        return [scored.scores, *interval, *explained]
+        return [*interval, *explained]
 
 
 def _student_record(model: ModelContract) -> type[msgspec.Struct]:
@@ -145,27 +155,21 @@ def _answer_types(model: ModelContract) -> tuple[type[msgspec.Struct], ...]:
         float, msgspec.Meta(description="the score of the reference student (?explain)")
     ]
 
-    class StudentAnswer(msgspec.Struct, omit_defaults=True):
-        """One student's answer; the optional fields only when asked for. Made
-        positionally, in this order, by ServingContract._answer_columns."""
+    class Prediction(msgspec.Struct, omit_defaults=True):
+        """One student of a cohort; the optional fields only when asked for."""
 
         math_score: Score
+        id: AnswerId | msgspec.UnsetType = msgspec.UNSET
         math_score_lower: Bound | msgspec.UnsetType = msgspec.UNSET
         math_score_upper: Bound | msgspec.UnsetType = msgspec.UNSET
         interval_level: Level | msgspec.UnsetType = msgspec.UNSET
         contributions: Contributions | msgspec.UnsetType = msgspec.UNSET
         baseline: Baseline | msgspec.UnsetType = msgspec.UNSET
 
-    class Prediction(StudentAnswer, omit_defaults=True):
-        """One student of a cohort."""
-
-        id: AnswerId | msgspec.UnsetType = msgspec.UNSET
-
-    class SinglePrediction(StudentAnswer, kw_only=True, omit_defaults=True):
+    class SinglePrediction(Prediction, kw_only=True, omit_defaults=True):
         """The answer to one student object."""
 
         model_version: str
-        id: AnswerId | msgspec.UnsetType = msgspec.UNSET
 
     class BulkPrediction(msgspec.Struct, kw_only=True):
         """The answer to an array of students, in request order."""

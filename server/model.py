@@ -15,10 +15,10 @@ from model_store.store import ModelStore
 from server.contract import ServingContract
 
 
-@dataclass(frozen=True)
-class Scored:
+class Scored(msgspec.Struct, frozen=True):
     """A request's answers, column by column, in hundredths; the optional ones only
-    when asked for, as arrays (the CSV answer writes them without a list)."""
+    when asked for, as arrays (the CSV answer writes them without a list). A Struct
+    rather than a dataclass: made on every request, it costs a tenth as much."""
 
     scores: list[float]
     interval_level: int | None = None
