@@ -24,7 +24,7 @@ class QueryOptions:
     def __init__(self, model: ModelContract) -> None:
         self.levels: tuple[int, ...] = tuple(model.intervals.levels) if model.intervals else ()
         self.explainable = model.reference is not None
-        self.type = _options_type(self.levels)
+        self.type = _options_type(self.levels, self.explainable)
         # level -> (offsets, lower bounds, upper bounds), each (3, 1): the score's row
         # unchanged and unbounded, then the range's ends clipped to the target's bounds
         self.interval_rows = _interval_rows(model)
@@ -75,13 +75,18 @@ class QueryOptions:
         return f"interval={value!r} is not a level of this model; allowed: {allowed}"
 
 
-def _options_type(levels: tuple[int, ...]) -> type[msgspec.Struct]:
+def _options_type(levels: tuple[int, ...], explainable: bool) -> type[msgspec.Struct]:
     interval = Annotated[
         Literal[levels] | None if levels else None,
         msgspec.Meta(description="add a range that holds the true score this often, in %"),
     ]
     explain = Annotated[
-        bool, msgspec.Meta(description="add each field's points and the baseline they start from")
+        bool,
+        msgspec.Meta(
+            description="add each field's points and the baseline they start from"
+            if explainable
+            else "false only: this model carries no reference student to explain from"
+        ),
     ]
     return msgspec.defstruct(
         "PredictionOptions", [("interval", interval, None), ("explain", explain, False)]
