@@ -35,7 +35,7 @@ def rows(response) -> list[dict]:
 
 def sample_csv(model, with_ids: bool) -> str:
     records = model.metadata["parity_sample"]["records"]
-    names = [f["name"] for f in model.metadata["schema"]["features"]]
+    names = list(model.contract.model.feature_names)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow((["id"] if with_ids else []) + names)
