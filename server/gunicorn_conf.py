@@ -14,6 +14,8 @@ import tempfile
 
 from model_store.store import ModelStore, StoreError
 from server.config import METRICS_DIR_ENV, ConfigError, hand_over_version, load_settings
+from server.keys import open_mode_warning
+from server.oversize import DRAIN_FACTOR, LINGER_SECONDS, linger_after_answer
 from server.preflight import verify_in_child
 
 logging.basicConfig(
@@ -71,6 +73,9 @@ def on_starting(server) -> None:
         os._exit(1)
     hand_over_version(version)
     logger.info("serving model version %s", version)
+    warning = open_mode_warning(settings.api_keys)
+    if warning:
+        logger.warning(warning)
 
 
 def on_reload(server) -> None:
@@ -82,6 +87,13 @@ def on_reload(server) -> None:
         return
     hand_over_version(version)
     logger.info("reload: serving model version %s (was %s)", version, previous)
+
+
+def post_request(worker, req, environ, resp) -> None:
+    # After a 413 the client may still be sending the body: read it before closing.
+    if resp is not None and resp.status_code == 413 and "gunicorn.socket" in environ:
+        limit = DRAIN_FACTOR * settings.max_body_bytes
+        linger_after_answer(environ["gunicorn.socket"], limit, LINGER_SECONDS)
 
 
 def child_exit(server, worker) -> None:

@@ -38,6 +38,12 @@ MODEL_INFO = Gauge(
     "studypredict_model_info", "The served model version (value 1)", ["version"],
     multiprocess_mode="livemax",
 )  # fmt: skip
+API_KEY_REQUESTS = Counter(
+    "studypredict_api_key_requests", "Requests let in by an API key, by the key's name", ["key"]
+)
+UNAUTHORIZED = Counter(
+    "studypredict_unauthorized_requests", "Requests refused with a 401, by reason", ["reason"]
+)
 
 
 class Metrics:

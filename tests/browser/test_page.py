@@ -12,8 +12,6 @@ from pathlib import Path
 import falcon.testing
 import pytest
 
-from server.app import create_app
-from server.config import Settings
 from server.page import ASSET_CACHE_CONTROL, INDEX_CACHE_CONTROL, STATIC_DIR, add_page_routes
 from tests.browser.conftest import CHROMIUM, NO_CHROMIUM, post, screenshot
 from tests.server.conftest import STUDENT
@@ -109,7 +107,7 @@ def test_nothing_outside_the_assets_is_served(client, path):
 def test_files_are_read_once_when_the_app_is_built(tmp_path):
     folder = tmp_path / "static"
     shutil.copytree(STATIC_DIR, folder)
-    app = create_app(None, Settings())
+    app = falcon.App()
     add_page_routes(app, folder)
     (folder / "app.js").write_text("changed")
     response = falcon.testing.TestClient(app).simulate_get("/static/app.js")
