@@ -33,7 +33,6 @@ def _bare_app(settings: Settings) -> falcon.App:
         middleware.append(InjectedDelay(settings.test_delay_ms, "/predictdata"))
     app = falcon.App(middleware=middleware, request_type=StudyRequest)
     app.req_options.strip_url_path_trailing_slash = True
-    app.req_options.keep_blank_qs_values = True  # "?interval=" is a bad value, not no value
     app.add_route("/health", Health())
     app.add_error_handler(Exception, handle_unexpected)
     app.add_error_handler(RequestRejected, handle_rejected)
@@ -49,7 +48,7 @@ def create_app(model: ServedModel, settings: Settings) -> falcon.App:
     app.add_route("/predictdata", Predictions(model, settings.max_body_bytes, settings.max_rows))
     app.add_route("/ready", Ready(model))
     app.add_route("/model", ModelInfo(model))
-    app.add_route("/metrics", Metrics())
+    app.add_route("/metrics", Metrics(settings.metrics_dir))
     app.add_route("/openapi.json", OpenApi(model.contract, model.version))
     add_page_routes(app)
     MODEL_INFO.labels(model.version).set(1)

@@ -28,6 +28,8 @@ DEFAULT_MAX_ROWS = 100_000
 # Tests only: milliseconds slept before every POST /predictdata, so the release
 # gate's tests can prove a slowed server is a no-go. Unset (0) in every deployment.
 TEST_DELAY_ENV = "STUDYPREDICT_TEST_DELAY_MS"
+# prometheus-client's multiprocess folder, set by the Gunicorn config (gunicorn_conf.py).
+METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # The Gunicorn master's hand-over to the workers it forks: the version it verified,
 # which they serve exactly (see hand_over_version).
 RESOLVED_VERSION_ENV = "STUDYPREDICT_RESOLVED_VERSION"
@@ -55,6 +57,7 @@ class Settings:
     test_fault: str | None = None
     api_keys: KeyRing = KeyRing()  # empty: the data endpoints are open
     metrics_keys: KeyRing = KeyRing()  # empty: /metrics takes the API keys
+    metrics_dir: str | None = None  # set: add up every worker's samples on GET /metrics
 
     @property
     def served_version(self) -> str | None:
@@ -109,6 +112,7 @@ def load_settings(env: Mapping[str, str] = os.environ) -> Settings:
         store_dir=store_dir,
         model_version=env.get("MODEL_VERSION", "").strip() or None,
         resolved_version=env.get(RESOLVED_VERSION_ENV) or None,
+        metrics_dir=env.get(METRICS_DIR_ENV) or None,
         max_body_bytes=_positive_int(env, "MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, 2**31),
         max_rows=_positive_int(env, "MAX_ROWS", DEFAULT_MAX_ROWS, 10_000_000),
         ort_threads=_positive_int(env, "ORT_INTRA_OP_THREADS", DEFAULT_ORT_THREADS, 64),

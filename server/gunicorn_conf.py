@@ -13,7 +13,7 @@ import sys
 import tempfile
 
 from model_store.store import ModelStore, StoreError
-from server.config import ConfigError, hand_over_version, load_settings
+from server.config import METRICS_DIR_ENV, ConfigError, hand_over_version, load_settings
 from server.keys import open_mode_warning
 from server.oversize import DRAIN_FACTOR, LINGER_SECONDS, linger_after_answer
 from server.preflight import verify_in_child
@@ -27,9 +27,9 @@ logger = logging.getLogger("studypredict.gunicorn")
 # shared by the workers, set before they import it. Kept across SIGHUP reloads
 # (this file is read again then): the environment already names it.
 _OWN_METRICS_DIR = "STUDYPREDICT_OWN_METRICS_DIR"
-if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="studypredict-metrics-")
-    os.environ[_OWN_METRICS_DIR] = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+if not os.environ.get(METRICS_DIR_ENV):
+    os.environ[METRICS_DIR_ENV] = tempfile.mkdtemp(prefix="studypredict-metrics-")
+    os.environ[_OWN_METRICS_DIR] = os.environ[METRICS_DIR_ENV]
 
 try:
     settings = load_settings()
@@ -62,7 +62,7 @@ def _resolve_version() -> str:
 
 
 def on_starting(server) -> None:
-    metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    metrics_dir = settings.metrics_dir
     for name in os.listdir(metrics_dir):  # counts start at zero with the server
         if name.endswith(".db"):
             os.unlink(os.path.join(metrics_dir, name))

@@ -8,8 +8,6 @@ worker's files. Without it (in-process tests) the default registry is used.
 
 from __future__ import annotations
 
-import os
-
 import falcon
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -21,8 +19,6 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 REQUESTS = Counter(
     "studypredict_requests", "HTTP requests by endpoint, method and status",
@@ -53,8 +49,11 @@ UNAUTHORIZED = Counter(
 class Metrics:
     """GET /metrics in Prometheus text format."""
 
+    def __init__(self, multiprocess_dir: str | None) -> None:
+        self._multiprocess = multiprocess_dir is not None
+
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        if os.environ.get(MULTIPROC_ENV):
+        if self._multiprocess:
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)
         else:

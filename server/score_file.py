@@ -57,7 +57,7 @@ def score_file(
 ) -> tuple[int, int]:
     """Scores `source` into `destination`; returns (rows scored, problems rejected).
 
-    `options` (the contract's PredictionOptions) adds the interval and
+    `options` (of the contract's QueryOptions type) adds the interval and
     contribution columns, as the same options of POST /predictdata do."""
     parser = CsvParser(model.contract, max_rows=chunk_rows)
     scored = rejected = 0
@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         asked = {"interval": args.interval, "explain": "true" if args.explain else None}
         asked = {k: v for k, v in asked.items() if v is not None}
-        options = model.contract.parse_options(asked) if asked else None
+        options = model.contract.options.parse(asked) if asked else None
         scored, rejected = score_file(
             model, args.input, args.output, args.rejects, args.chunk_rows, not args.quiet, options
         )

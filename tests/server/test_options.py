@@ -10,6 +10,7 @@ import urllib.request
 
 import pytest
 
+from server.options import MAX_PARSED_QUERIES, QueryOptions
 from server.score_file import main as score_file_main
 from tests.server.conftest import STUDENT, TEST_INTERVALS, make_client
 
@@ -210,3 +211,31 @@ def test_the_procfile_server_answers_with_both_options(optioned_store, start_ser
         urllib.request.urlopen(refused, timeout=10)
     assert error.value.code == 422
     assert "allowed: 80, 90, 95" in json.load(error.value)["error"]
+
+
+def test_each_distinct_query_is_parsed_once_and_the_memory_of_them_is_bounded(optioned_model):
+    options = QueryOptions(optioned_model.contract.model)
+    assert options.from_query_string("interval=90") is options.from_query_string("interval=90")
+    for number in range(MAX_PARSED_QUERIES * 2):
+        assert options.from_query_string(f"interval=90&n={number}").interval == 90
+    late = "interval=80&late=1"  # past the bound: parsed again each time, not kept
+    assert options.from_query_string(late) == options.from_query_string(late)
+    assert options.from_query_string(late) is not options.from_query_string(late)
+
+
+def test_for_the_linear_committed_model_points_grow_with_the_distance_from_the_reference(
+    client, optioned_model
+):
+    # Ridge: a score's points are its coefficient times its difference from the reference.
+    reference = dict(optioned_model.contract.model.reference.student)
+    points = [
+        post(
+            client,
+            {**reference, "reading_score": reference["reading_score"] + step},
+            "explain=true",
+        ).json["contributions"]["reading_score"]
+        for step in (10, 20, -10)
+    ]
+    assert points[1] == pytest.approx(2 * points[0], abs=0.02)
+    assert points[2] == pytest.approx(-points[0], abs=0.02)
+    assert points[0] != 0
