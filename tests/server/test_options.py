@@ -10,6 +10,8 @@ import urllib.request
 
 import pytest
 
+from model_store.store import DEFAULT_ROOT, ModelStore
+from server.model import load_verified_model
 from server.options import MAX_PARSED_QUERIES, QueryOptions
 from server.score_file import main as score_file_main
 from tests.server.conftest import STUDENT, TEST_INTERVALS, make_client
@@ -24,6 +26,18 @@ FIELDS = list(STUDENT)
 @pytest.fixture
 def client(optioned_model):
     return make_client(optioned_model)
+
+
+@pytest.fixture(scope="module")
+def bare_model(tmp_path_factory):
+    """The committed model published again without intervals or a reference student,
+    as a version exported before they existed has it."""
+    stored = ModelStore(DEFAULT_ROOT).load()
+    dropped = {"intervals", "reference", "version", "created_at", "model_sha256", "model_file"}
+    metadata = {k: v for k, v in stored.metadata.items() if k not in dropped}
+    store = ModelStore(tmp_path_factory.mktemp("bare"))
+    store.publish(stored.onnx_bytes, metadata)
+    return load_verified_model(store, None, threads=1)
 
 
 def post(client, body, query: str = "", **kwargs):
@@ -147,8 +161,8 @@ def test_a_bad_option_is_a_422_naming_the_allowed_values(client, query, message)
         assert message in answer.json["error"]
 
 
-def test_a_model_without_intervals_or_reference_refuses_the_options(model):
-    client = make_client(model)
+def test_a_model_without_intervals_or_reference_refuses_the_options(bare_model):
+    client = make_client(bare_model)
     answer = post(client, STUDENT, "interval=90")
     assert answer.status_code == 422
     assert "carries no intervals" in answer.json["error"]
@@ -158,11 +172,11 @@ def test_a_model_without_intervals_or_reference_refuses_the_options(model):
     assert post(client, STUDENT, "explain=false").status_code == 200
 
 
-def test_the_model_endpoint_lists_the_allowed_options(client, model):
+def test_the_model_endpoint_lists_the_allowed_options(client, bare_model):
     assert client.simulate_get("/model").json["options"] == {
         "interval": [80, 90, 95], "explain": True,
     }  # fmt: skip
-    assert make_client(model).simulate_get("/model").json["options"] == {
+    assert make_client(bare_model).simulate_get("/model").json["options"] == {
         "interval": [], "explain": False,
     }  # fmt: skip
 
