@@ -109,8 +109,8 @@
     loadModel();
   }
 
-  function post(body, contentType) {
-    return call(PREDICT_URL, {
+  function post(body, contentType, query = "") {
+    return call(PREDICT_URL + query, {
       method: "POST",
       headers: { "Content-Type": contentType, Accept: "application/json, text/csv" },
       body,
@@ -168,6 +168,7 @@
     const first = model === null; // a key entered later must not clear a filled-in form
     model = body;
     describeModel(body);
+    StudyExplain.modelLoaded(body, call, storedKey() !== null);
     if (!first) return;
     const features = body.schema.features;
     $("student-fields").replaceChildren(...features.map(field));
@@ -233,7 +234,9 @@
     event.preventDefault();
     const region = $("single-result");
     return whileBusy(region, $("predict-button"), "Predicting…", async () => {
-      const response = await post(JSON.stringify(studentFromForm()), "application/json");
+      const student = studentFromForm();
+      const query = StudyExplain.singleQuery(model);
+      const response = await post(JSON.stringify(student), "application/json", query);
       if (response.status === 401) {
         refused(region);
         return;
@@ -253,6 +256,7 @@
             + `(model ${body.model_version}).`)
           : null,
       );
+      region.append(...StudyExplain.explain(body, student, label));
     });
   }
 
@@ -264,7 +268,7 @@
     if (!file) return undefined;
     const region = $("bulk-result");
     return whileBusy(region, $("csv-button"), `Scoring ${file.name}…`, async () => {
-      const response = await post(file, "text/csv");
+      const response = await post(file, "text/csv", StudyExplain.fileQuery(model));
       if (response.status === 401) {
         refused(region);
         return;

@@ -150,7 +150,7 @@ def test_form_shows_the_same_score_as_the_api(page, server):
     shown.wait_for()
     _, body = post(server.url + "/predictdata", json.dumps(STUDENT).encode(), "application/json")
     assert float(shown.inner_text()) == json.loads(body)["math_score"]
-    screenshot(page, "prediction")  # docs/page.png is a copy of this, made by hand
+    screenshot(page, "prediction")  # docs/page.png: see test_page_explain.py
 
 
 @needs_chromium
