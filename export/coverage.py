@@ -26,22 +26,25 @@ def certify_intervals(
     if rows == 0:
         raise CoverageError("the holdout is empty, so the intervals cannot be certified")
     half_widths = run_intervals["half_widths"]
+    calibration = run_intervals.get("calibration_rows")
     measured, tolerance = {}, {}
     for level, half_width in half_widths.items():
         measured[level] = coverage(actual, scores, half_width, target["minimum"], target["maximum"])
-        tolerance[level] = coverage_tolerance(int(level), rows)
+        tolerance[level] = coverage_tolerance(int(level), rows, calibration)
         # `not >=` so that a NaN coverage fails too.
         if not measured[level] >= int(level) / 100 - tolerance[level]:
             raise CoverageError(
                 f"interval coverage failed: the {level}% interval (±{half_width:.3f} points) "
                 f"covers {measured[level]:.1%} of the {rows} holdout students, below {level}% "
                 f"by more than the tolerance of {tolerance[level]:.1%} "
-                f"({TOLERANCE_STANDARD_ERRORS} standard errors for that many students); "
+                f"({TOLERANCE_STANDARD_ERRORS} standard errors for that many students and "
+                f"{calibration or 'an unknown number of'} calibration residuals); "
                 "not published"
             )
     return {
         "method": run_intervals["method"],
         "half_widths": dict(half_widths),
+        "calibration_rows": calibration,
         "holdout_coverage": measured,
         "holdout_rows": rows,
         "tolerance": tolerance,

@@ -65,6 +65,7 @@ def calibrate(actual: np.ndarray, predicted: np.ndarray) -> dict:
     return {
         "method": METHOD,
         "half_widths": {str(level): conformal_half_width(residuals, level) for level in LEVELS},
+        "calibration_rows": len(residuals),
     }
 
 
@@ -86,7 +87,15 @@ def coverage(
     return float(np.mean((lower <= actual) & (actual <= upper)))
 
 
-def coverage_tolerance(level: int, rows: int) -> float:
-    """How far below `level` a holdout of `rows` students may fall by chance (a share)."""
+def coverage_tolerance(level: int, rows: int, calibration_rows: int | None = None) -> float:
+    """How far below `level` a holdout of `rows` students may fall by chance (a share).
+
+    Two chances add up: the holdout's draw (binomial) and the calibration set's, since
+    the coverage a quantile of n residuals reaches varies as Beta(k, n + 1 - k), with
+    variance about L(1 - L)/(n + 2). Without the second, a small but honest holdout that
+    happens to be hard is refused."""
     share = level / 100
-    return TOLERANCE_STANDARD_ERRORS * math.sqrt(share * (1 - share) / rows)
+    variance = share * (1 - share) / rows
+    if calibration_rows:
+        variance += share * (1 - share) / (calibration_rows + 2)
+    return TOLERANCE_STANDARD_ERRORS * math.sqrt(variance)
