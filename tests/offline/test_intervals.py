@@ -92,7 +92,10 @@ def test_metadata_intervals_have_the_agreed_keys_and_holdout_figures(published, 
     assert intervals["calibration_rows"] == len(read_split(trained_run.path / TRAIN_SPLIT_FILE))
     for level in levels:
         share = int(level) / 100
-        expected_tolerance = 3 * math.sqrt(share * (1 - share) / len(holdout))
+        calibration = intervals["calibration_rows"] + 2
+        expected_tolerance = 3 * math.sqrt(
+            share * (1 - share) * (1 / len(holdout) + 1 / calibration)
+        )
         assert intervals["tolerance"][level] == pytest.approx(expected_tolerance)
         assert intervals["holdout_coverage"][level] >= share - intervals["tolerance"][level]
 
