@@ -65,8 +65,8 @@ def test_the_error_list_limit_is_the_one_enforced(spec):
 
 def test_every_route_is_documented(spec):
     assert set(spec["paths"]) == {
-        "/predictdata", "/health", "/ready", "/model", "/metrics", "/openapi.json",
-        "/", "/static/{name}",
+        "/predictdata", "/health", "/ready", "/model", "/model/card", "/metrics",
+        "/openapi.json", "/", "/static/{name}",
     }  # fmt: skip
 
 
