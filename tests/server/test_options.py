@@ -147,8 +147,8 @@ def test_a_bad_option_is_a_422_naming_the_allowed_values(client, query, message)
         assert message in answer.json["error"]
 
 
-def test_a_model_without_intervals_or_reference_refuses_the_options(model):
-    client = make_client(model)
+def test_a_model_without_intervals_or_reference_refuses_the_options(bare_model):
+    client = make_client(bare_model)
     answer = post(client, STUDENT, "interval=90")
     assert answer.status_code == 422
     assert "carries no intervals" in answer.json["error"]
@@ -158,11 +158,11 @@ def test_a_model_without_intervals_or_reference_refuses_the_options(model):
     assert post(client, STUDENT, "explain=false").status_code == 200
 
 
-def test_the_model_endpoint_lists_the_allowed_options(client, model):
+def test_the_model_endpoint_lists_the_allowed_options(client, bare_model):
     assert client.simulate_get("/model").json["options"] == {
         "interval": [80, 90, 95], "explain": True,
     }  # fmt: skip
-    assert make_client(model).simulate_get("/model").json["options"] == {
+    assert make_client(bare_model).simulate_get("/model").json["options"] == {
         "interval": [], "explain": False,
     }  # fmt: skip
 
