@@ -1,4 +1,5 @@
-"""Who may call what: API keys on every route but the load balancer's checks and the page.
+"""Who may call what: API keys on every route but the load balancer's checks and the page
+(the model card, GET /model/card, needs a key like GET /model).
 
 With keys configured, a request to any other route must carry one, as
 `Authorization: Bearer <key>` or `X-API-Key: <key>`; `/metrics` takes its own
@@ -21,6 +22,13 @@ WWW_AUTHENTICATE = 'Bearer realm="studypredict"'
 HOW_TO_SEND = "send it as 'Authorization: Bearer <key>' or as 'X-API-Key: <key>'"
 
 
+def needs_key(template: str, api_keys: KeyRing, metrics_keys: KeyRing) -> bool:
+    """Whether a request to the route `template` must carry a key on this server."""
+    if template in OPEN_ROUTES:
+        return False
+    return bool(metrics_keys or api_keys) if template == METRICS_ROUTE else bool(api_keys)
+
+
 class Unauthorized(Exception):
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
@@ -38,11 +46,9 @@ class ApiKeyAccess:
 
     def process_resource(self, req: falcon.Request, resp: falcon.Response, resource, params):
         template = req.uri_template
-        if template in OPEN_ROUTES:
+        if not needs_key(template, self._api_keys, self._metrics_keys):
             return
         keys = self._metrics_keys if template == METRICS_ROUTE else self._api_keys
-        if not keys:
-            return
         try:
             name = keys.name_of(presented_key(req))
             if name is None:

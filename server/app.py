@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import os
+from functools import partial
 
 import falcon
 
 from model_store.store import ModelStore, StoreError
-from server.access import ApiKeyAccess
+from server.access import ApiKeyAccess, needs_key
 from server.config import Settings, load_settings
 from server.errors import RequestRejected, handle_rejected, handle_unexpected, serialize_http_error
 from server.faults import failing_scores
@@ -18,7 +19,15 @@ from server.model import ServedModel, load_verified_model
 from server.openapi import OpenApi
 from server.page import add_page_routes
 from server.request_context import StudyRequest
-from server.resources import Health, ModelInfo, Predictions, Ready, Unavailable
+from server.resources import (
+    CARD_PATH,
+    Health,
+    ModelCard,
+    ModelInfo,
+    Predictions,
+    Ready,
+    Unavailable,
+)
 from server.telemetry import AccessLog, RequestTelemetry
 
 logger = logging.getLogger(__name__)
@@ -48,8 +57,10 @@ def create_app(model: ServedModel, settings: Settings) -> falcon.App:
     app.add_route("/predictdata", Predictions(model, settings.max_body_bytes, settings.max_rows))
     app.add_route("/ready", Ready(model))
     app.add_route("/model", ModelInfo(model))
+    app.add_route(CARD_PATH, ModelCard(model))
     app.add_route("/metrics", Metrics(settings.metrics_dir))
-    app.add_route("/openapi.json", OpenApi(model.contract, model.version))
+    keyed = partial(needs_key, api_keys=settings.api_keys, metrics_keys=settings.metrics_keys)
+    app.add_route("/openapi.json", OpenApi(model.contract, model.version, keyed))
     add_page_routes(app)
     MODEL_INFO.labels(model.version).set(1)
     return app

@@ -133,9 +133,14 @@ def _student_record(model: ModelContract) -> type[msgspec.Struct]:
 def _answer_types(model: ModelContract) -> tuple[type[msgspec.Struct], ...]:
     target = model.target
     scale = f"on the target's scale ({target.minimum:g} to {target.maximum:g})"
+    # The served graph clips to the target's bounds (export appends the clip).
     Score = Annotated[
         float,
-        msgspec.Meta(description=f"predicted {target.name} {scale}, rounded to hundredths"),
+        msgspec.Meta(
+            ge=target.minimum,
+            le=target.maximum,
+            description=f"predicted {target.name} {scale}, rounded to hundredths",
+        ),
     ]
     Bound = Annotated[
         float,

@@ -25,4 +25,4 @@ class FailingModel(ServedModel):
 
 
 def failing_scores(model: ServedModel) -> ServedModel:
-    return FailingModel(model.version, model.metadata, model.session, model.contract)
+    return FailingModel(model.version, model.metadata, model.session, model.contract, model.card)

@@ -11,7 +11,7 @@ import onnxruntime as ort
 
 from model_store.contributions import shapley_contributions
 from model_store.onnx_io import check_parity_sample, open_session
-from model_store.store import ModelStore
+from model_store.store import IntegrityError, ModelStore, StoreError
 from server.contract import ServingContract
 
 
@@ -34,6 +34,7 @@ class ServedModel:
     metadata: dict
     session: ort.InferenceSession
     contract: ServingContract
+    card: bytes | None = None  # the version's model card (HTML); None if published without
 
     def scores(self, columns: Mapping[str, Sequence]) -> list[float]:
         """Math scores for validated columns, in order, rounded to hundredths."""
@@ -93,9 +94,23 @@ def _points_summing_to(points: dict[str, np.ndarray], totals: np.ndarray) -> dic
 
 
 def load_verified_model(store: ModelStore, version: str | None, threads: int) -> ServedModel:
-    """Load a version, refusing it unless its SHA-256, contract and parity sample check out."""
+    """Load a version, refusing it unless its SHA-256s (model and card), contract and
+    parity sample check out."""
     stored = store.load(version)
     contract = ServingContract.from_metadata(stored.metadata)
     session = open_session(stored.onnx_bytes, intra_op_threads=threads)
     check_parity_sample(session, stored.metadata, contract.model)
-    return ServedModel(stored.version, stored.metadata, session, contract)
+    card = _card(store, stored.version)
+    return ServedModel(stored.version, stored.metadata, session, contract, card)
+
+
+def _card(store: ModelStore, version: str) -> bytes | None:
+    """The version's card, read now so that no request touches the store; None for a
+    version published without one. A card that fails its SHA-256 refuses the version,
+    as an altered model file does: its files are not the ones published together."""
+    try:
+        return store.card(version)
+    except IntegrityError:
+        raise
+    except StoreError:  # the store's word for "published without a card"
+        return None

@@ -7,11 +7,13 @@ limits it shows are exactly those enforced; only the path wiring is written here
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Union
 
 import falcon
 import msgspec
 
+from server.access import HOW_TO_SEND, OPEN_ROUTES
 from server.contract import ServingContract, Status
 from server.errors import MAX_REPORTED_ERRORS, ErrorAnswer
 from server.rules import ID_FIELD
@@ -19,6 +21,50 @@ from server.rules import ID_FIELD
 JSON = "application/json"
 CSV = "text/csv"
 REF_TEMPLATE = "#/components/schemas/{name}"
+SECURITY_SCHEMES = {
+    "bearer": {"type": "http", "scheme": "bearer", "description": "Authorization: Bearer <key>"},
+    "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+}
+
+
+_GROUP = {
+    "type": "object",
+    "properties": {
+        "count": {"type": "integer", "minimum": 0},
+        "mae": {"type": "number", "description": "mean absolute error, in points"},
+        "bias": {"type": "number", "description": "mean of prediction - actual, in points"},
+    },
+}
+_BY_FIELD = {
+    "type": "object",
+    "description": "field (or math_score_band) -> value -> the error of its students",
+    "additionalProperties": {"type": "object", "additionalProperties": _GROUP},
+}
+# What GET /model adds to the metadata for a district's review; older versions lack some.
+MODEL_INFO_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "version": {"type": "string"},
+        "group_errors": {
+            "type": "object",
+            "description": "per-group error on the holdout and out of fold (training split)",
+            "properties": {"holdout": _BY_FIELD, "out_of_fold": _BY_FIELD},
+        },
+        "excluded_features": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "fields the model was trained without: not asked for, ignored if sent",
+        },
+        "exclusion_cost": {
+            "type": ["object", "null"],
+            "description": "holdout accuracy with every feature and without the excluded ones",
+        },
+        "model_card": {
+            "type": ["string", "null"],
+            "description": "the path of the version's model card, or null if it has none",
+        },
+    },
+}
 
 
 def csv_example(contract: ServingContract) -> str:
@@ -31,7 +77,14 @@ def csv_example(contract: ServingContract) -> str:
     return ",".join([ID_FIELD, *(r.name for r in rules)]) + "\n" + ",".join(["s-1", *values]) + "\n"
 
 
-def openapi_document(contract: ServingContract, version: str) -> dict:
+def no_key_needed(path: str) -> bool:
+    return False
+
+
+def openapi_document(
+    contract: ServingContract, version: str, needs_key: Callable[[str], bool] = no_key_needed
+) -> dict:
+    """The document; `needs_key(path)` says which routes this server guards with keys."""
     student = contract.student
     schemas, components = msgspec.json.schema_components(
         [
@@ -111,7 +164,23 @@ def openapi_document(contract: ServingContract, version: str) -> dict:
         "/model": {
             "get": {
                 "summary": "The served model's metadata",
-                "responses": {"200": json_body(any_object, "Metadata"), "503": failure("No model")},
+                "responses": {
+                    "200": json_body(MODEL_INFO_SCHEMA, "Metadata"),
+                    "503": failure("No model"),
+                },
+            }
+        },
+        "/model/card": {
+            "get": {
+                "summary": "The served version's model card",
+                "description": "One self-contained HTML page, written when the version was "
+                "published: intended use and limits, the data, the leaderboard, holdout "
+                "metrics, predicted vs actual, error by group and interval coverage.",
+                "responses": {
+                    "200": text("text/html", "The card"),
+                    "404": failure("This version was published without a card"),
+                    "503": failure("No model"),
+                },
             }
         },
         "/metrics": {
@@ -137,6 +206,7 @@ def openapi_document(contract: ServingContract, version: str) -> dict:
             }
         },
     }
+    _declare_keys(paths, failure, needs_key)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -145,8 +215,28 @@ def openapi_document(contract: ServingContract, version: str) -> dict:
             "description": f"Predicts a student's math score. Served model: {version}.",
         },
         "paths": paths,
-        "components": {"schemas": components},
+        "components": {"schemas": components, "securitySchemes": SECURITY_SCHEMES},
     }
+
+
+def _declare_keys(
+    paths: dict, failure: Callable[[str], dict], needs_key: Callable[[str], bool]
+) -> None:
+    """Every route but the open ones takes a key (either scheme); where this server
+    runs without keys, no key ({}) is accepted too, and the 401 cannot happen."""
+    schemes = [{name: []} for name in SECURITY_SCHEMES]
+    for path, operations in paths.items():
+        if path in OPEN_ROUTES:
+            continue
+        required = needs_key(path)
+        refused = failure(
+            f"No valid API key{'' if required else ' (only when the server requires keys)'}: "
+            f"{HOW_TO_SEND}"
+        )
+        refused["headers"] = {"WWW-Authenticate": {"schema": {"type": "string"}}}
+        for operation in operations.values():
+            operation["security"] = schemes if required else [*schemes, {}]
+            operation["responses"]["401"] = refused
 
 
 def build_openapi(metadata: dict) -> dict:
@@ -157,8 +247,13 @@ def build_openapi(metadata: dict) -> dict:
 class OpenApi:
     """GET /openapi.json, built once per worker from the served model's contract."""
 
-    def __init__(self, contract: ServingContract, version: str) -> None:
-        self._body = msgspec.json.encode(openapi_document(contract, version))
+    def __init__(
+        self,
+        contract: ServingContract,
+        version: str,
+        needs_key: Callable[[str], bool] = no_key_needed,
+    ) -> None:
+        self._body = msgspec.json.encode(openapi_document(contract, version, needs_key))
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         resp.content_type = falcon.MEDIA_JSON

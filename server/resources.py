@@ -1,4 +1,4 @@
-"""The HTTP resources: prediction, health, readiness and the served model's metadata."""
+"""The HTTP resources: prediction, health, readiness, the served model's metadata and card."""
 
 from __future__ import annotations
 
@@ -16,6 +16,20 @@ from server.request_context import StudyRequest
 MEDIA_CSV = "text/csv"
 UNAVAILABLE_MESSAGE = "no verified model is loaded; see the server log"
 _encode = msgspec.json.Encoder().encode
+CARD_PATH = "/model/card"
+CARD_CONTENT_TYPE = "text/html; charset=utf-8"
+# The card is one self-contained file: inline styles and PNGs as data: URLs, no
+# scripts, so it may load nothing else and run nothing at all.
+CARD_SECURITY_POLICY = (
+    "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'none'"
+)
+CARD_HEADERS = {
+    "Content-Security-Policy": CARD_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",  # the current version's card: revalidate after a promote
+}
 
 
 class Predictions:
@@ -107,6 +121,7 @@ class ModelInfo:
     PUBLIC_KEYS = (
         "version", "created_at", "estimator", "metrics", "leaderboard",
         "parity", "training_data", "libraries", "model_sha256", "onnx",
+        "group_errors", "excluded_features", "exclusion_cost",
     )  # fmt: skip
 
     def __init__(self, model: ServedModel) -> None:
@@ -114,13 +129,40 @@ class ModelInfo:
         contract = model.contract.model
         schema = {"features": contract.features, "target": contract.target}
         options = model.contract.options.allowed()  # what POST /predictdata may ask
+        card = CARD_PATH if model.card is not None else None
         self._body = _encode(
-            {**public, "schema": schema, "intervals": contract.intervals, "options": options}
+            {
+                **public,
+                "schema": schema,
+                "intervals": contract.intervals,
+                "options": options,
+                "model_card": card,
+            }
         )
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         resp.content_type = falcon.MEDIA_JSON
         resp.data = self._body
+
+
+class ModelCard:
+    """GET /model/card: the served version's model card, as it was published."""
+
+    def __init__(self, model: ServedModel) -> None:
+        self._card = model.card
+        self._version = model.version
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        if self._card is None:
+            raise falcon.HTTPNotFound(
+                description=f"version {self._version} has no model card: it was published "
+                "without one; publish the model again (python -m export) to get one"
+            )
+        resp.content_type = CARD_CONTENT_TYPE
+        resp.set_headers(CARD_HEADERS)
+        resp.data = self._card
+
+    on_head = on_get
 
 
 class Unavailable:

@@ -65,8 +65,8 @@ def test_the_error_list_limit_is_the_one_enforced(spec):
 
 def test_every_route_is_documented(spec):
     assert set(spec["paths"]) == {
-        "/predictdata", "/health", "/ready", "/model", "/metrics", "/openapi.json",
-        "/", "/static/{name}",
+        "/predictdata", "/health", "/ready", "/model", "/model/card", "/metrics",
+        "/openapi.json", "/", "/static/{name}",
     }  # fmt: skip
 
 
@@ -138,7 +138,7 @@ def test_answers_with_every_option_match_the_document(optioned_model):
     assert refused.status_code == 422
 
 
-def test_the_options_are_documented_with_the_models_levels(optioned_model, spec):
+def test_the_options_are_documented_with_the_models_levels(optioned_model, bare_model, spec):
     def options(document: dict) -> dict:
         parameters = document["paths"]["/predictdata"]["post"]["parameters"]
         return {p["name"]: p["schema"] for p in parameters if p["in"] == "query"}
@@ -148,6 +148,8 @@ def test_the_options_are_documented_with_the_models_levels(optioned_model, spec)
     assert {"enum": [80, 90, 95]} in optioned["interval"]["anyOf"]
     assert optioned["explain"]["type"] == "boolean"
     assert options(spec) == optioned  # the committed model carries the same levels
+    bare = options(make_client(bare_model).simulate_get("/openapi.json").json)
+    assert bare["interval"]["type"] == "null"  # a version without intervals takes none
 
 
 def test_the_schema_rejects_what_the_server_rejects(spec):

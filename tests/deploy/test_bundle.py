@@ -21,8 +21,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from benchmarks.launcher import http, launch
+from benchmarks.launcher import launch
 from model_store.store import ModelStore
+from server.keys import API_KEYS_ENV, configuration_entry
+from tests.support.http import request
 from tests.support.models import STUDENT
 
 REPO = Path(__file__).resolve().parents[2]
@@ -30,6 +32,9 @@ BUNDLE_SCRIPT = REPO / "deploy" / "bundle.py"
 MAX_BUNDLE_BYTES = 1_000_000
 MAX_VENV_BYTES = 200_000_000
 READY_TIMEOUT = 20.0
+# .ebextensions/ requires keys; on Elastic Beanstalk the hashes come from the
+# environment's secrets, here from the test.
+API_KEY = "bundle-test-key-" + "b" * 30
 ENVIRONMENT_NAMESPACE = "aws:elasticbeanstalk:application:environment"
 NOT_SERVED = ("tests/", "train/", "export/", "benchmarks/", "data/", "runs/", "deploy/")
 
@@ -230,7 +235,8 @@ def server(installed, tmp_path_factory):
     app, venv = installed
     base = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", str(app)), "LANG": "C.UTF-8"}
     log_path = tmp_path_factory.mktemp("server") / "server.log"
-    server = launch(log_path, eb_environment(), venv=venv, cwd=app, base_env=base)
+    env = {**eb_environment(), API_KEYS_ENV: configuration_entry("bundle-test", API_KEY)}
+    server = launch(log_path, env, venv=venv, cwd=app, base_env=base)
     try:
         server.wait_ready(timeout=READY_TIMEOUT)
         yield server
@@ -247,7 +253,8 @@ def test_installed_virtualenv_is_small(installed, capsys):
 
 
 def test_bundle_serves_a_prediction_on_its_own(server, capsys):
-    status, body = http(f"{server.url}/predictdata", json.dumps(STUDENT).encode())
+    body = json.dumps(STUDENT).encode()
+    status, _, body = request(f"{server.url}/predictdata", body, headers={"X-API-Key": API_KEY})
     cold_start = time.perf_counter() - server.started_at
     answer = json.loads(body)
     with capsys.disabled():

@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from server.config import DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT
+from server.keys import API_KEYS_ENV, REQUIRE_KEYS_ENV
 
 REPO = Path(__file__).resolve().parents[2]
 EBEXTENSIONS = REPO / ".ebextensions"
@@ -40,9 +41,11 @@ SERVER_ENVIRONMENT = {
     "MAX_ROWS",
     "ORT_INTRA_OP_THREADS",
     "GUNICORN_TIMEOUT",
+    "REQUIRE_API_KEYS",
 }
+ENVIRONMENT = "aws:elasticbeanstalk:application:environment"
 ALLOWED_OPTIONS = {
-    "aws:elasticbeanstalk:application:environment": SERVER_ENVIRONMENT,
+    ENVIRONMENT: SERVER_ENVIRONMENT,
     "aws:ec2:instances": {"InstanceTypes"},
     "aws:autoscaling:launchconfiguration": {"RootVolumeType", "RootVolumeSize"},
     "aws:autoscaling:asg": {"MinSize", "MaxSize", "Cooldown"},
@@ -152,6 +155,13 @@ def test_environment_sets_the_server_defaults_nginx_relies_on():
     env = {name: value for (ns, name), value in all_settings().items() if ns == namespace}
     assert int(env["MAX_BODY_BYTES"]) == DEFAULT_MAX_BODY_BYTES
     assert int(env["GUNICORN_TIMEOUT"]) == DEFAULT_TIMEOUT
+
+
+def test_a_deployed_server_refuses_to_run_without_api_keys():
+    settings = all_settings()
+    assert settings[ENVIRONMENT, REQUIRE_KEYS_ENV] == "true"  # a string: YAML true is a bool
+    # The hashes are a secret of the environment's, never a plain property in the bundle.
+    assert (ENVIRONMENT, API_KEYS_ENV) not in settings
 
 
 def test_nginx_accepts_exactly_the_bodies_the_server_accepts():

@@ -52,6 +52,24 @@ def publish_with_options(root: Path) -> ModelStore:
     return published
 
 
+def publish_without_options(root: Path) -> ModelStore:
+    """The committed model published into a fresh store without `intervals` and
+    `reference`, as a version from before they were written."""
+    stored = ModelStore(DEFAULT_ROOT).load()
+    left_out = (*STORE_KEYS, "intervals", "reference")
+    metadata = {k: v for k, v in stored.metadata.items() if k not in left_out}
+    published = ModelStore(root)
+    published.publish(stored.onnx_bytes, metadata)
+    return published
+
+
+@pytest.fixture(scope="session")
+def bare_model(tmp_path_factory):
+    """The committed model without intervals or a reference student."""
+    bare = publish_without_options(tmp_path_factory.mktemp("bare"))
+    return load_verified_model(bare, None, threads=1)
+
+
 @pytest.fixture(scope="session")
 def optioned_store(tmp_path_factory) -> ModelStore:
     return publish_with_options(tmp_path_factory.mktemp("optioned"))

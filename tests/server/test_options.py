@@ -10,8 +10,6 @@ import urllib.request
 
 import pytest
 
-from model_store.store import DEFAULT_ROOT, ModelStore
-from server.model import load_verified_model
 from server.options import MAX_PARSED_QUERIES, QueryOptions
 from server.score_file import main as score_file_main
 from tests.server.conftest import STUDENT, TEST_INTERVALS, make_client
@@ -26,18 +24,6 @@ FIELDS = list(STUDENT)
 @pytest.fixture
 def client(optioned_model):
     return make_client(optioned_model)
-
-
-@pytest.fixture(scope="module")
-def bare_model(tmp_path_factory):
-    """The committed model published again without intervals or a reference student,
-    as a version exported before they existed has it."""
-    stored = ModelStore(DEFAULT_ROOT).load()
-    dropped = {"intervals", "reference", "version", "created_at", "model_sha256", "model_file"}
-    metadata = {k: v for k, v in stored.metadata.items() if k not in dropped}
-    store = ModelStore(tmp_path_factory.mktemp("bare"))
-    store.publish(stored.onnx_bytes, metadata)
-    return load_verified_model(store, None, threads=1)
 
 
 def post(client, body, query: str = "", **kwargs):
