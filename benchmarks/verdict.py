@@ -7,6 +7,7 @@ tests feed it made-up runs; the server benchmark's targets are a PASS/MISS per r
 
 from __future__ import annotations
 
+import argparse
 import math
 import tomllib
 from collections.abc import Callable, Sequence
@@ -16,6 +17,12 @@ from pathlib import Path
 THRESHOLDS = Path(__file__).resolve().parent / "thresholds.toml"
 PERCENTILES = ("p95", "p99")
 TOTAL = "total"  # the run's students/s over every request type
+
+
+def arguments(module: str, doc: str | None) -> argparse.ArgumentParser:
+    """The parser every benchmark starts from: its docstring is its --help."""
+    raw = argparse.RawDescriptionHelpFormatter
+    return argparse.ArgumentParser(prog=f"python -m {module}", description=doc, formatter_class=raw)
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -220,7 +227,7 @@ class Row:
 
     @property
     def result(self) -> str:
-        if self.target is None:
+        if self.target is None or math.isnan(self.value):
             return "-"
         return "PASS" if self.target.met(self.value, self.ratio) else "MISS"
 
@@ -228,12 +235,15 @@ class Row:
 BENCH_COLUMNS = ("Cell", "Measure", "Value", "Floor (same run)", "Ratio", "Target", "Result")
 
 
-def figure(value: float) -> str:
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+def figure(value: float, spec: str = "") -> str:
+    """A skipped row's value is NaN: its measure says why."""
+    if math.isnan(value):
+        return "-"
+    return format(value, spec or (",.0f" if abs(value) >= 100 else ".3g"))
 
 
 def bench_table(rows: Sequence[Row], notes: Sequence[str] = ()) -> str:
     cells = [(r.cell, r.measure, figure(r.value), f"{r.floor} {figure(r.floor_value)}",
-              f"{r.ratio:#.3g}", r.target.text if r.target else "-", r.result)
+              figure(r.ratio, "#.3g"), r.target.text if r.target else "-", r.result)
              for r in rows]  # fmt: skip
     return table(BENCH_COLUMNS, cells) + "".join(f"\n- {note}" for note in notes) + "\n"

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.nginx import NGINX
 from benchmarks.verdict import BENCH_COLUMNS, load_thresholds
 
 REPO = Path(__file__).resolve().parents[2]
@@ -31,7 +32,7 @@ def run(tmp_path_factory) -> tuple[str, Path]:
     report_dir = tmp_path_factory.mktemp("server-bench")
     command = [
         sys.executable, "-m", "benchmarks.server_bench", "--duration", "1", "--rounds", "1",
-        "--csv-rows", "2000", "--rss-predictions", "20000", "--threads", "2",
+        "--csv-rows", "2000", "--rss-predictions", "20000",
         "--report-dir", str(report_dir),
     ]  # fmt: skip
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
@@ -53,16 +54,32 @@ def test_every_body_has_its_floors_and_each_servers_rows(run):
     assert list(rows[0]) == list(BENCH_COLUMNS)
     cells = {row["Cell"] for row in rows}
     for body in ("1 student JSON", "1,000 students bulk", "2,000 students csv"):
-        for kind in ("HTTP floor", "HTTP + onnxruntime floor", "Server", "Server, ORT threads=2"):
+        for kind in ("HTTP floor", "HTTP + onnxruntime floor", "Server"):
             assert f"{kind}, {body}" in cells
+    for option in ("?interval=90, 1 student JSON", "?interval=90, 1,000 students bulk",
+                   "?explain=true, 1,000 students bulk"):  # fmt: skip
+        assert f"Server {option}" in cells
     assert "Server, 1 student JSON: speed-up over the reference" in cells
     assert any(cell.startswith("Worker memory after 20,000 JSON predictions") for cell in cells)
 
 
 def test_every_ratio_is_a_positive_number(run):
     for row in table_rows(run[0]):
-        ratio = float(row["Ratio"])
-        assert math.isfinite(ratio) and ratio > 0, row
+        if not row["Measure"].startswith("skipped"):
+            ratio = float(row["Ratio"])
+            assert math.isfinite(ratio) and ratio > 0, row
+
+
+def test_the_as_deployed_cells_stand_on_their_own_floor_or_say_why_not(run):
+    rows = {(r["Cell"], r["Measure"]): r for r in table_rows(run[0])}
+    if NGINX is None:
+        assert rows[("As deployed: nginx → server", "skipped: nginx not installed")]
+        return
+    for body in ("1 student JSON", "1,000 students bulk"):
+        floor = rows[(f"nginx → HTTP floor, {body}", "req/s")]
+        served = rows[(f"nginx → server (as deployed), {body}", "students/s")]
+        assert served["Floor (same run)"].startswith("nginx + HTTP floor")
+        assert float(floor["Ratio"]) > 0
 
 
 def test_every_target_of_the_thresholds_file_gets_a_verdict(run):
@@ -72,6 +89,8 @@ def test_every_target_of_the_thresholds_file_gets_a_verdict(run):
     assert f"≥ {limits['single_share_of_floor']:.0%} of floor" in targets
     assert f"≤ {limits['worker_rss_mb']:g} MB" in targets
     assert f"≤ {limits['cold_start_s']:g} s" in targets
+    assert f"≤ {limits['interval_max_slowdown']:.0%} slower" in targets
+    assert f"≤ {limits['explain_max_times']:g}× its time" in targets
 
 
 def test_each_wrk_cell_is_listed_with_its_latencies(run):
