@@ -1,11 +1,7 @@
-"""nginx as Elastic Beanstalk runs it, with our own .platform/nginx files, in front of
-a server the launcher started: the server benchmark's "as deployed" cells.
-
-The file around ours is the platform's nginx.conf in brief (one worker per core,
-access log on): it includes `conf.d/*.conf` at `http` level and
-`conf.d/elasticbeanstalk/*.conf` in its one `server` block. Two lines of our copy
-change: the upstream (Gunicorn's free port, not 8000) and the per-client rate, which
-would refuse one load generator after its first 100 requests; the limiter still runs.
+"""nginx as Elastic Beanstalk runs it, our .platform/nginx files in the platform's
+nginx.conf in brief (a worker per core, access log on), in front of a launched server.
+Two lines of our copy change: the upstream's port, and the per-client rate, which would
+refuse one load generator after 100 requests (the limiter still runs).
 """
 
 from __future__ import annotations

@@ -1,8 +1,5 @@
-"""The one generator of students and request bodies, for benchmarks and load tests.
-
-Students are drawn from a served model's schema (`metadata["schema"]["features"]`, as
-GET /model returns it), so the load follows the model rather than a copy of its
-features. Standard library only.
+"""The one generator of students and request bodies, for benchmarks and load tests,
+drawn from a served model's features (as GET /model lists them). Standard library only.
 """
 
 from __future__ import annotations
