@@ -46,11 +46,9 @@ def csv_line(values: Sequence) -> str:
     return out.getvalue()
 
 
-def csv_body(students: Sequence[dict], ids: Sequence | None = None) -> bytes:
-    names = list(students[0])
-    rows = ([*([ids[i]] if ids else []), *s.values()] for i, s in enumerate(students))
-    header = csv_line([*([ID_FIELD] if ids else []), *names])
-    return "\n".join([header, *map(csv_line, rows), ""]).encode()
+def csv_body(students: Sequence[dict]) -> bytes:
+    lines = [csv_line(students[0]), *(csv_line(s.values()) for s in students)]
+    return "\n".join([*lines, ""]).encode()
 
 
 def json_body(students: Sequence[dict] | dict, ids: Sequence | None = None) -> bytes:

@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 
 from benchmarks.nginx import NGINX
-from benchmarks.verdict import BENCH_COLUMNS, load_thresholds
+from benchmarks.server_bench import WrkRun, build_rows, make_bodies, plan
+from benchmarks.verdict import BENCH_COLUMNS, bench_table, load_thresholds
+from model_store.store import DEFAULT_ROOT, ModelStore
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -105,3 +107,14 @@ def test_the_report_holds_the_table_and_raw_wrk_output(run):
     assert len(server_rounds) == 1
     assert "Requests/sec" in server_rounds[0]["output"]
     assert (report_dir / "table.md").read_text() == report["table"]
+
+
+def test_without_nginx_the_as_deployed_row_says_it_was_skipped(tmp_path):
+    run = WrkRun(100, 1.0, 1.0, 2.0, 0.05, 0.0, "")
+    bodies = make_bodies(ModelStore(DEFAULT_ROOT).load().metadata, tmp_path, csv_students=10)
+    best = {f"{server}/{body}{query}": run for server, body, query in plan(nginx=False)}
+    rows = build_rows(bodies, best, load_thresholds().server_bench)
+    assert not [row for row in rows if row.cell.startswith("nginx")]
+    (skipped,) = [row for row in rows if row.cell.startswith("As deployed")]
+    assert skipped.measure == "skipped: nginx not installed"
+    assert "| - | - | - |" in bench_table([skipped])  # ratio, target, result
