@@ -63,8 +63,8 @@ test: install lint
 	$(SRV)/python -m pytest tests/server -q
 	$(DEV)/python -m pytest tests -q --ignore=tests/server
 
-# The server benchmark: wrk against the Procfile's server, each figure a ratio
-# to floors measured in the same run. ARGS=--threads-sweep adds ORT threads=2.
+# The server benchmark: wrk against the Procfile's server (and through our nginx
+# files), each figure a ratio to floors measured in the same run.
 bench: install
 	$(DEV)/python -m benchmarks.server_bench $(ARGS)
 

@@ -1,8 +1,5 @@
-"""The one checker of POST /predictdata answers, for the release gate and the soak.
-
-`problem` returns None when an answer is what the request asked for, else what is
-wrong with it: Locust then counts the request as failed, even a 200, and the soak
-fails. Standard library only.
+"""The one checker of POST /predictdata answers, for the release gate and the soak:
+`problem` is None for a right answer, else what is wrong. Standard library only.
 """
 
 from __future__ import annotations

@@ -1,21 +1,14 @@
-"""In-process: the scikit-learn pipeline, run as the system this replaces ran it, against
-onnxruntime on the same model exported to ONNX. No HTTP, one process, one run.
+"""In-process: the scikit-learn pipeline, run as the system this replaces ran it (a pandas
+DataFrame per call), against onnxruntime on the same ridge model exported to ONNX, both
+from the same parsed request; no HTTP, one process.
 
     python -m benchmarks.inprocess_bench [--batch-sizes 1,10,100] [--min-time 1.0]
 
-A ridge pipeline is trained at start on the synthetic sample and exported in memory.
-Both sides start each call from the same parsed request (one Python list per feature):
-- scikit-learn builds a pandas DataFrame and calls `pipeline.predict`, as the Flask app
-  this replaces did for every request;
-- onnxruntime builds its feeds and runs the session as the server does, with the
-  server's thread count per worker.
-Prints the table and writes table.md, results.json and speedup.png (log-log) to
-benchmarks/reports/inprocess-<timestamp>/.
+Writes table.md, results.json and speedup.png (log-log) to benchmarks/reports/inprocess-*/.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import timeit
@@ -102,43 +95,26 @@ def table(rows: Sequence[Row]) -> str:
 
 
 def chart(rows: Sequence[Row], path: Path) -> None:
-    """Rows/s and latency per call against batch size, both log-log."""
+    """Latency per call against batch size, log-log, the speed-up written at each size."""
+    figure = Figure(figsize=(8, 4.5), layout="constrained")
+    axes = FigureCanvasAgg(figure).figure.subplots()
     sizes = [r.batch_size for r in rows]
-    figure = Figure(figsize=(11, 4.5), layout="constrained")
-    FigureCanvasAgg(figure)
-    throughput, latency = figure.subplots(1, 2)
-    for label, ms, style in (
-        ("scikit-learn (pandas DataFrame in)", [r.sklearn_ms for r in rows], "o-"),
-        ("onnxruntime (exported model)", [r.onnx_ms for r in rows], "s-"),
-    ):
-        throughput.plot(
-            sizes, [n / m * 1000 for n, m in zip(sizes, ms, strict=True)], style, label=label
-        )
-        latency.plot(sizes, ms, style, label=label)
-    for r in rows:  # the speedup, written in the gap between the two lines
-        middle = r.batch_size * 1000 / math.sqrt(r.sklearn_ms * r.onnx_ms)
-        throughput.annotate(f"{r.speedup:,.0f}×", (r.batch_size, middle), ha="center", fontsize=8)
-    for axes, title, unit in (
-        (throughput, "Throughput (onnxruntime's speedup between the lines)", "rows per second"),
-        (latency, "Latency of one call", "milliseconds per call"),
-    ):
-        axes.set(xscale="log", yscale="log", xlabel="students per call", ylabel=unit, title=title)
-        axes.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:,.0f}"))
-        axes.grid(True, which="both", alpha=0.3)
-        axes.legend()
-    figure.suptitle(
-        f"Ridge pipeline in-process: scikit-learn {version('scikit-learn')} against "
-        f"onnxruntime {version('onnxruntime')} ({DEFAULT_ORT_THREADS} thread)"
-    )
+    axes.plot(sizes, [r.sklearn_ms for r in rows], "o-", label="scikit-learn (DataFrame in)")
+    axes.plot(sizes, [r.onnx_ms for r in rows], "s-", label="onnxruntime (exported model)")
+    for r in rows:  # between the two lines
+        middle = math.sqrt(r.sklearn_ms * r.onnx_ms)
+        axes.annotate(f"{r.speedup:,.0f}×", (r.batch_size, middle), ha="center", fontsize=8)
+    axes.set(xscale="log", yscale="log", xlabel="students per call", ylabel="ms per call",
+             title=f"Ridge pipeline: scikit-learn {version('scikit-learn')} against onnxruntime "
+             f"{version('onnxruntime')} ({DEFAULT_ORT_THREADS} thread)")  # fmt: skip
+    axes.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:,.0f}"))
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend()
     figure.savefig(path, dpi=120)
 
 
 def main(argv: Sequence[str] | None = None) -> Path:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.inprocess_bench",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = verdict.arguments("benchmarks.inprocess_bench", __doc__)
     parser.add_argument("--batch-sizes", default=",".join(map(str, BATCH_SIZES)),
                         help="comma-separated students per call")  # fmt: skip
     parser.add_argument("--min-time", type=float, default=MIN_TIME_S,

@@ -1,9 +1,6 @@
-"""The one way tests and benchmarks start the server: the Procfile's `web:` command.
-
-It runs as Elastic Beanstalk runs it, plus `--bind fd://N`: the launcher binds a free
-loopback port itself and hands the socket to Gunicorn, so no other process can take
-the port between its choice and Gunicorn's listening. Standard library and psutil
-only, so the serving venv's tests import it as the benchmarks do.
+"""The one way tests and benchmarks start the server: the Procfile's `web:` command,
+plus `--bind fd://N` on a loopback socket bound here, so no other process can take the
+port in between. Standard library and psutil only: the serving venv's tests import it.
 """
 
 from __future__ import annotations

@@ -1,14 +1,9 @@
 """The release gate's load: the real traffic mix against POST /predictdata.
 
-`python -m benchmarks.release_gate` runs it; by hand, from the repository root:
-
     locust -f benchmarks/locustfile.py --host http://127.0.0.1:8000 --cohort-size 500
 
-Users send back to back (no think time), so a run measures capacity: the throughput at
-saturation and the latency under it. Statistics group by request type (single,
-bulk_json, bulk_csv, invalid). A request fails on a transport error, a wrong status,
-or a 200 that does not answer the students sent (benchmarks/answers.py); an invalid
-request answered with the right 4xx is a success.
+Users send back to back (no think time): a run measures capacity. A request fails on
+a transport error, a wrong status or an answer that is not the students' (answers.py).
 """
 
 from __future__ import annotations

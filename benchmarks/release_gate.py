@@ -7,12 +7,11 @@
 
 Writes benchmarks/reports/<timestamp>/: Locust's report.html and CSV files, summary.md
 (the table and the verdict) and run.json. Exit status: 0 go, 1 no-go, 2 the gate could
-not run (the server did not start, Locust did not report). See "Release benchmarks" in README.md.
+not run (the server did not start, Locust did not report). See docs/release-gate.md.
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
@@ -32,7 +31,7 @@ from pathlib import Path
 
 from benchmarks.launcher import REPO, SERVE_VENV, ServerError, running
 from benchmarks.traffic import DEFAULT_COHORT_SIZE, fetch_model_info, students_per_request
-from benchmarks.verdict import RequestStats, RunStats, judge, load_thresholds
+from benchmarks.verdict import RequestStats, RunStats, arguments, judge, load_thresholds
 from benchmarks.verdict import release_summary as render
 
 HERE = Path(__file__).resolve().parent
@@ -53,12 +52,8 @@ class GateError(Exception):
     """The gate could not run; the message says why."""
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.release_gate",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def parse_args(argv: Sequence[str] | None):
+    parser = arguments("benchmarks.release_gate", __doc__)
     add = parser.add_argument
     add("--url", help="benchmark this server instead of starting the Procfile's")
     add("--users", type=int, default=DEFAULT_USERS, help="concurrent Locust users")
@@ -76,7 +71,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def conditions(args: argparse.Namespace) -> dict:
+def conditions(args) -> dict:
     """What makes two runs' throughput comparable."""
     workers = os.environ.get("WEB_CONCURRENCY", "unset")
     return {
@@ -100,7 +95,7 @@ def load(path: Path) -> RunStats:
     return RunStats(by_type=by_type, **data)
 
 
-def locust_command(args: argparse.Namespace, url: str, report_dir: Path) -> list[str]:
+def locust_command(args, url: str, report_dir: Path) -> list[str]:
     """`args.locust_args` go last, so they can add or override."""
     options = {
         "--host": url, "--users": args.users,
@@ -171,7 +166,7 @@ def git(*words: str) -> str:
     return subprocess.run(["git", *words], cwd=REPO, capture_output=True, text=True).stdout.strip()
 
 
-def measure(args: argparse.Namespace, report_dir: Path) -> RunStats:
+def measure(args, report_dir: Path) -> RunStats:
     """Start the server unless given a URL, run the load, stop everything, read the numbers."""
     changed = "+changes" * bool(git("status", "--porcelain", "--untracked-files=no"))
     info = {"started_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),

@@ -1,24 +1,20 @@
 """The server's speed in one command: `python -m benchmarks.server_bench` (make bench).
 
-Every server is the Procfile's web command under the real Gunicorn config, driven by
-wrk (-t2 -c8) and stopped at the end. Each figure stands beside a floor measured in
-the same run, so other load on the machine moves the ratio far less than the figure:
-the HTTP floor (the same config serving a constant) and the HTTP + onnxruntime floor
-(that plus the served model's run on inputs built at start-up). Rounds of all cells
-are interleaved and each cell's best round (highest req/s, with its latencies) is
-kept: noise on a shared machine only ever slows a round down. Targets come from
-thresholds.toml. The table goes to stdout; table.md and report.json (with every
-round's raw wrk output) to benchmarks/reports/server-<timestamp>/.
+wrk (-t2 -c8) against the Procfile's web command under the real Gunicorn config. Each
+figure stands beside a floor measured in the same run: the HTTP floor (a constant
+answer), the HTTP + onnxruntime floor (that plus the model's run), the default answer
+(for the options) and, as deployed, nginx with our files in front of the HTTP floor.
+Rounds of all cells interleave; each cell's best round is kept (noise on a shared
+machine only slows a round down). Targets: thresholds.toml. The table goes to stdout,
+table.md and report.json (every round's raw wrk output) to benchmarks/reports/.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import math
 import os
-import pickle  # nosec B403 # writes the reference server's pipeline, as the seed system did
 import random
 import resource
 import shutil
@@ -33,24 +29,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
-from sklearn.linear_model import Ridge
 
 from benchmarks.launcher import PREDICT_PATH, SERVE_VENV, Server, http, running
+from benchmarks.nginx import NGINX, launch_nginx
 from benchmarks.students import EXAMPLE, Pool, draw, json_body
-from benchmarks.verdict import Row, Target, bench_table, load_thresholds, table
+from benchmarks.verdict import Row, Target, arguments, bench_table, load_thresholds, table
+from model_store.schema import features
 from model_store.store import ModelStore
-from server.config import DEFAULT_ORT_THREADS, load_settings
-from train.columns import FEATURES, TARGET
-from train.pipeline import build_pipeline
-from train.synthetic import generate
+from server.config import load_settings
 
 HERE = Path(__file__).resolve().parent
-APPS = {"floor": "benchmarks.floors:http_floor()", "model-floor": "benchmarks.floors:model_floor()",
-        "reference": "benchmarks.reference_flask_app:app"}  # fmt: skip
-REFERENCE_PIPELINE_ENV = "BENCH_REFERENCE_PIPELINE"  # read by reference_flask_app
-THREADS_ENV = "ORT_INTRA_OP_THREADS"
+APPS = {"floor": "benchmarks.floors:http_floor()", "model-floor": "benchmarks.floors:model_floor()"}
+BEHIND_NGINX = {"nginx-floor": "floor", "nginx-server": "server"}
 BULK_STUDENTS, CSV_STUDENTS, RSS_PREDICTIONS = 1_000, 100_000, 1_000_000
 CONNECTIONS = {"single": 8, "bulk": 8, "csv": 2}  # a 100k-student request takes most of a second
+INTERVAL, EXPLAIN = "?interval=90", "?explain=true"
 RSS_CLIENTS, RSS_CSV_POSTS = 4, 3
 MB = 1e6  # decimal megabytes: the larger (stricter) reading of the memory target
 
@@ -65,6 +58,10 @@ class Body:
     students: int
     path: Path  # the same bytes on disk, for wrk's Lua script
 
+    @property
+    def label(self) -> str:
+        return "1 student JSON" if self.students == 1 else f"{self.students:,} students {self.name}"
+
 
 @dataclass(frozen=True)
 class WrkRun:
@@ -72,7 +69,7 @@ class WrkRun:
     seconds: float
     p50_ms: float
     p99_ms: float
-    server_cpu_s: float  # the workers' CPU time during the run
+    server_cpu_s: float  # the workers' CPU time during the run (nginx's and Gunicorn's)
     others_share: float  # other processes' CPU, as a share of the machine's capacity
     output: str  # wrk's whole stdout
 
@@ -86,9 +83,9 @@ class WrkRun:
 
 
 def make_bodies(metadata: dict, folder: Path, csv_students: int) -> dict[str, Body]:
-    rng, features = random.Random(7), metadata["schema"]["features"]
-    cohort = json_body([draw(rng, features) for _ in range(BULK_STUDENTS)])
-    table = Pool(features, rng).csv(rng, None, csv_students)
+    rng, fields = random.Random(7), features(metadata)
+    cohort = json_body([draw(rng, fields) for _ in range(BULK_STUDENTS)])
+    table = Pool(fields, rng).csv(rng, None, csv_students)
     made = {"single": ("application/json", json.dumps(EXAMPLE).encode(), 1),
             "bulk": ("application/json", cohort, BULK_STUDENTS),
             "csv": ("text/csv", table, csv_students)}  # fmt: skip
@@ -98,6 +95,18 @@ def make_bodies(metadata: dict, folder: Path, csv_students: int) -> dict[str, Bo
     return {name: Body(name, *spec, folder / f"{name}.body") for name, spec in made.items()}
 
 
+def plan(nginx: bool) -> list[tuple[str, str, str]]:
+    """(server, body, query) of every wrk cell; cells compared with each other run back
+    to back, as they share the machine's state."""
+    cells = []
+    for body in ("single", "bulk", "csv"):
+        cells += [(name, body, "") for name in ("floor", "model-floor", "server")]
+        cells += [("server", body, INTERVAL)] * (body != "csv")
+        cells += [("server", body, EXPLAIN)] * (body == "bulk")
+        cells += [(name, body, "") for name in BEHIND_NGINX if nginx and body != "csv"]
+    return cells
+
+
 def _busy_seconds() -> tuple[float, float]:
     """(the machine's busy CPU seconds, this process's and its finished children's)."""
     times, own = psutil.cpu_times(), (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
@@ -105,15 +114,17 @@ def _busy_seconds() -> tuple[float, float]:
     return sum(times) - times.idle - times.iowait, usage
 
 
-def run_wrk(server: Server, body: Body, seconds: float, warmup: bool = False) -> WrkRun:
-    """POST `body` for `seconds` with wrk; every answer must be a 2xx."""
+def run_wrk(servers: list[Server], url: str, body: Body, seconds: float, warmup=False) -> WrkRun:
+    """POST `body` to `url` for `seconds` with wrk; every answer must be a 2xx. The CPU
+    counted is that of `servers`' workers."""
     connections = CONNECTIONS[body.name]
     command = [shutil.which("wrk") or "wrk", f"-t{min(2, connections)}", f"-c{connections}",
                f"-d{seconds:g}s", "--timeout=60s", "--latency", "-s", str(HERE / "post.lua"),
-               server.url + PREDICT_PATH, "--", str(body.path), body.content_type]  # fmt: skip
-    cpu, (busy, own), started = server.cpu_seconds(), _busy_seconds(), time.perf_counter()
+               url, "--", str(body.path), body.content_type]  # fmt: skip
+    cpu, (busy, own) = sum(s.cpu_seconds() for s in servers), _busy_seconds()
+    started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 120)
-    wall, cpu = time.perf_counter() - started, server.cpu_seconds() - cpu
+    wall, cpu = time.perf_counter() - started, sum(s.cpu_seconds() for s in servers) - cpu
     busy, own = (now - then for now, then in zip(_busy_seconds(), (busy, own), strict=True))
     lines = [ln for ln in done.stdout.splitlines() if ln.startswith("WRK_RESULT ")]
     if done.returncode != 0 or not lines:
@@ -130,25 +141,23 @@ def run_wrk(server: Server, body: Body, seconds: float, warmup: bool = False) ->
 def cold_starts_and_memory(args, bodies: dict[str, Body], logs: Path) -> dict:
     """Launch → first 200 for the HTTP floor and the server; then the server's memory."""
     probe, cold = bodies["single"], {"floor": [], "server": []}
-    for round_ in range(args.rounds):
-        for name in cold:
-            log = logs / f"{name}-cold-{round_}.log"
-            with running(log, venv=args.serve_venv, app=APPS.get(name)) as server:
-                cold[name].append(server.wait_serving(probe.data, probe.content_type))
-                if name == "server" and round_ == args.rounds - 1:
-                    memory = worker_memory(server, bodies, args.rss_predictions)
-    return {**cold, **memory}
+    for round_, name in ((r, n) for r in range(args.rounds) for n in ("floor", "server")):
+        log = logs / f"{name}-cold-{round_}.log"
+        with running(log, venv=args.serve_venv, app=APPS.get(name)) as server:
+            cold[name].append(server.wait_serving(probe.data, probe.content_type))
+            if name == "server" and round_ == args.rounds - 1:
+                cold |= worker_memory(server, bodies, args.rss_predictions)
+    return cold
 
 
 def worker_memory(server: Server, bodies: dict[str, Body], predictions: int) -> dict:
-    """The workers' memory at boot, after `predictions` in bulk JSON, then after big CSVs."""
-    pids, bulk, csv = server.worker_pids(), bodies["bulk"], bodies["csv"]
-    memory = {"booted": server.memory(), "predictions": predictions}
+    """The workers' memory after `predictions` in bulk JSON, then after big CSVs."""
+    pids, bulk, csv, url = server.worker_pids(), bodies["bulk"], bodies["csv"], server.url
     with ThreadPoolExecutor(RSS_CLIENTS) as pool:
-        requests = range(math.ceil(predictions / bulk.students))
-        statuses = set(pool.map(lambda _: _post(server, bulk), requests))
-    memory["after_json"] = server.memory()
-    statuses |= {_post(server, csv) for _ in range(RSS_CSV_POSTS)}
+        posts = range(math.ceil(predictions / bulk.students))
+        statuses = set(pool.map(lambda _: post(url, bulk), posts))
+    memory = {"predictions": predictions, "after_json": server.memory()}
+    statuses |= {post(url, csv) for _ in range(RSS_CSV_POSTS)}
     memory |= {"after_csv": server.memory(), "csv_students": RSS_CSV_POSTS * csv.students}
     if statuses != {200} or server.worker_pids() != pids:
         raise RuntimeError(f"memory run: answers {statuses}, workers {pids} → "
@@ -156,78 +165,92 @@ def worker_memory(server: Server, bodies: dict[str, Body], predictions: int) -> 
     return memory
 
 
-def _post(server: Server, body: Body) -> int:
-    return http(server.url + PREDICT_PATH, body.data, body.content_type)[0]
+def post(url: str, body: Body) -> int:
+    return http(url + PREDICT_PATH, body.data, body.content_type)[0]
 
 
-def load_cells(args, bodies: dict[str, Body], pipeline: Path, logs: Path) -> dict:
+def load_cells(args, bodies: dict[str, Body], logs: Path) -> dict:
     """Every wrk cell, rounds interleaved across cells; all servers up side by side."""
     with ExitStack() as stack:
 
-        def start(name: str, app: str | None = None, venv: Path = args.serve_venv, **env):
-            return stack.enter_context(running(logs / f"{name}.log", env, venv=venv, app=app))
+        def start(name: str) -> Server:
+            log, app = logs / f"{name}.log", APPS.get(name)
+            return stack.enter_context(running(log, venv=args.serve_venv, app=app))
 
-        servers = {name: start(name, APPS[name]) for name in ("floor", "model-floor")}
-        servers["server"] = start("server", **{THREADS_ENV: str(DEFAULT_ORT_THREADS)})
-        for threads in args.threads:
-            servers[f"server-t{threads}"] = start(f"t{threads}", **{THREADS_ENV: str(threads)})
-        servers["reference"] = start("reference", APPS["reference"], Path(sys.prefix),
-                                     **{REFERENCE_PIPELINE_ENV: str(pipeline)})  # fmt: skip
-        # Cells compared with each other run back to back: they share the machine's state.
-        plan = [(name, body) for body in bodies for name in servers]
-        plan = [(name, body) for name, body in plan if name != "reference" or body == "single"]
+        servers = {name: start(name) for name in ("floor", "model-floor", "server")}
+        for name, upstream in BEHIND_NGINX.items() if NGINX else ():
+            servers[name] = launch_nginx(servers[upstream], logs / name)
+            stack.callback(servers[name].stop)
         for server in servers.values():
             server.wait_serving(bodies["single"].data, bodies["single"].content_type)
-        runs: dict[str, list[WrkRun]] = {f"{name}/{body}": [] for name, body in plan}
+        cells = plan(nginx=NGINX is not None)
+        runs: dict[str, list[WrkRun]] = {f"{name}/{body}{query}": [] for name, body, query in cells}
         for round_ in range(args.rounds + 1):  # the first round warms up and is not kept
-            for name, body in plan:
-                logger.info("round %d/%d: %s/%s", round_, args.rounds, name, body)
+            for name, body, query in cells:
+                logger.info("round %d/%d: %s/%s%s", round_, args.rounds, name, body, query)
+                measured = [servers[n] for n in (name, BEHIND_NGINX.get(name)) if n]
+                url = servers[name].url + PREDICT_PATH + query
                 duration = args.duration if round_ else min(1.0, args.duration)
-                run = run_wrk(servers[name], bodies[body], duration, warmup=not round_)
-                runs[f"{name}/{body}"] += [run] * bool(round_)
-                servers[name].wait_idle()
+                run = run_wrk(measured, url, bodies[body], duration, warmup=not round_)
+                runs[f"{name}/{body}{query}"] += [run] * bool(round_)
+                for server in measured:
+                    server.wait_idle()
         return {"runs": runs, "floor_memory": servers["floor"].memory()}
 
 
-def build_rows(bodies, runs, cold, floor_memory, targets) -> list[Row]:
-    best = {cell: max(rounds, key=lambda r: r.rps) for cell, rounds in runs.items()}
+def build_rows(bodies: dict[str, Body], best: dict[str, WrkRun], targets: dict) -> list[Row]:
+    """Each body's floors and the server against them; the options against the default
+    answer; as deployed against nginx + the HTTP floor."""
     share = {"single": targets["single_share_of_floor"], "bulk": targets["bulk_share_of_floor"]}
-    json_students = best["server/bulk"].rps * bodies["bulk"].students
-    rows = []
+    slower, times = targets["interval_max_slowdown"], targets["explain_max_times"]
+    options = {INTERVAL: (f"≤ {slower:.0%} slower", 1 + slower),
+               EXPLAIN: (f"≤ {times:g}× its time", times)}  # fmt: skip
+    json_students, rows = best["server/bulk"].rps * bodies["bulk"].students, []
     for name, body in bodies.items():
-        floor, model_floor = best[f"floor/{name}"], best[f"model-floor/{name}"]
-        rows += [Row(f"HTTP floor, {_label(body)}", "req/s", floor.rps, "itself", floor.rps),
-                 Row(f"HTTP + onnxruntime floor, {_label(body)}", "req/s", model_floor.rps,
-                     "HTTP floor", floor.rps)]  # fmt: skip
-    for server in sorted({cell.split("/")[0] for cell in runs if cell.startswith("server")}):
-        threads = f", ORT threads={server.removeprefix('server-t')}" if "-t" in server else ""
-        for name, body in bodies.items():
-            run, floor = best[f"{server}/{name}"], best[f"floor/{name}"]
-            model_floor = best[f"model-floor/{name}"]
-            cell, least = f"Server{threads}, {_label(body)}", share.get(name, 0)
-            ours = Target(f"≥ {least:.0%} of floor", lambda v, r, least=least: r >= least)
-            if name == "csv":
-                ours = Target(f"≥ JSON bulk {json_students:,.0f}", lambda v, r: v >= json_students)
-            restated = Target(f"≥ {least:.0%} of it (restated)", ours.met) if least else None
-            rows += [Row(cell, "students/s", run.rps * body.students, "HTTP floor",
-                         floor.rps * body.students, ours),
-                     Row(cell, "req/s", run.rps, "HTTP + onnxruntime floor", model_floor.rps,
-                         restated),
-                     Row(cell, "CPU-µs/req", run.cpu_us, "HTTP floor", floor.cpu_us)]  # fmt: skip
-            if name == "single":
-                limit = targets["single_p99_ms"]
-                fast = Target(f"≤ {limit:g} ms", lambda v, r, m=limit: v <= m)
-                rows.append(Row(cell, "p99 ms", run.p99_ms, "HTTP floor", floor.p99_ms, fast))
-    reference, floor = best["reference/single"], best["floor/single"]
+        floor, model_floor, run = (best[f"{s}/{name}"] for s in ("floor", "model-floor", "server"))
+        cell, least = f"Server, {body.label}", share.get(name, 0)
+        ours = Target(f"≥ {least:.0%} of floor", lambda v, r, least=least: r >= least)
+        if name == "csv":
+            ours = Target(f"≥ JSON bulk {json_students:,.0f}", lambda v, r: v >= json_students)
+        restated = Target(f"≥ {least:.0%} of it (restated)", ours.met) if least else None
+        rows += [Row(f"HTTP floor, {body.label}", "req/s", floor.rps, "itself", floor.rps),
+                 Row(f"HTTP + onnxruntime floor, {body.label}", "req/s", model_floor.rps,
+                     "HTTP floor", floor.rps),
+                 Row(cell, "students/s", run.rps * body.students, "HTTP floor",
+                     floor.rps * body.students, ours),
+                 Row(cell, "req/s", run.rps, "HTTP + onnxruntime floor", model_floor.rps,
+                     restated),
+                 Row(cell, "CPU-µs/req", run.cpu_us, "HTTP floor", floor.cpu_us)]  # fmt: skip
+        if name == "single":
+            limit = targets["single_p99_ms"]
+            fast = Target(f"≤ {limit:g} ms", lambda v, r, m=limit: v <= m)
+            rows.append(Row(cell, "p99 ms", run.p99_ms, "HTTP floor", floor.p99_ms, fast))
+        for query, (text, most) in options.items():
+            if f"server/{name}{query}" in best:  # CPU per request: the option's cost
+                rows.append(Row(f"Server {query}, {body.label}", "CPU-µs/req",
+                                best[f"server/{name}{query}"].cpu_us, "default answer",
+                                run.cpu_us, Target(text, lambda v, r, m=most: r <= m)))  # fmt: skip
+        if f"nginx-server/{name}" in best:
+            floor, run = best[f"nginx-floor/{name}"], best[f"nginx-server/{name}"]
+            cell = f"As deployed: nginx → server, {body.label}"
+            rows += [Row(f"nginx → HTTP floor, {body.label}", "req/s", floor.rps,
+                         "HTTP floor (direct)", best[f"floor/{name}"].rps),
+                     Row(cell, "students/s", run.rps * body.students, "nginx + HTTP floor",
+                         floor.rps * body.students),
+                     Row(cell, "CPU-µs/req", run.cpu_us, "nginx + HTTP floor",
+                         floor.cpu_us)]  # fmt: skip
+    if "nginx-server/single" not in best:  # plan() leaves nginx out only when it is missing
+        rows.append(Row("As deployed: nginx → server", "skipped: nginx not installed", math.nan,
+                        "nginx + HTTP floor", math.nan))  # fmt: skip
+    return rows
+
+
+def memory_rows(cold: dict, floor_memory: dict, targets: dict) -> list[Row]:
     rss = {stage: max(m["rss"] for m in cold[stage].values()) / MB
            for stage in ("after_json", "after_csv")}  # fmt: skip
     floor_rss = max(m["rss"] for m in floor_memory.values()) / MB
     rss_mb, cold_s = targets["worker_rss_mb"], targets["cold_start_s"]
-    return rows + [
-        Row("Reference: Flask, pickle + pandas per request, 1 student", "req/s", reference.rps,
-            "HTTP floor", floor.rps),
-        Row("Server, 1 student JSON: speed-up over the reference", "× req/s",
-            best["server/single"].rps / reference.rps, "reference", 1),
+    return [
         Row(f"Worker memory after {cold['predictions']:,} JSON predictions", "RSS MB",
             rss["after_json"], "floor app worker", floor_rss,
             Target(f"≤ {rss_mb:g} MB", lambda v, r: v <= rss_mb)),
@@ -238,32 +261,19 @@ def build_rows(bodies, runs, cold, floor_memory, targets) -> list[Row]:
     ]  # fmt: skip
 
 
-def cells_table(runs: dict[str, list[WrkRun]]) -> str:
+def cells_table(best: dict[str, WrkRun]) -> str:
     """Each cell's best round in full: what the ratios were computed from."""
-    best = {cell: max(rounds, key=lambda r: r.rps) for cell, rounds in runs.items()}
     rows = [(cell, f"{r.rps:,.1f}", f"{r.p50_ms:.2f}", f"{r.p99_ms:.2f}", f"{r.cpu_us:,.0f}",
              f"{r.others_share:.0%}") for cell, r in best.items()]  # fmt: skip
     header = ("wrk cell", "req/s", "p50 ms", "p99 ms", "server CPU-µs/req", "others' CPU")
     return table(header, rows)
 
 
-def _label(body: Body) -> str:
-    return "1 student JSON" if body.students == 1 else f"{body.students:,} students {body.name}"
-
-
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.server_bench",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def parse_args(argv: list[str] | None):
+    parser = arguments("benchmarks.server_bench", __doc__)
     add = parser.add_argument
     add("--duration", type=float, default=10.0, help="seconds per wrk round")
     add("--rounds", type=int, default=2, help="rounds per cell, best kept")
-    add("--threads", type=int, nargs="*", default=[], metavar="N",
-        help=f"also run the server with {THREADS_ENV}=N (default {DEFAULT_ORT_THREADS})",
-    )  # fmt: skip
-    add("--threads-sweep", dest="threads", action="store_const", const=[2], help="--threads 2")
     add("--csv-rows", type=int, default=CSV_STUDENTS, help="students in the CSV body")
     add("--rss-predictions", type=int, default=RSS_PREDICTIONS,
         help="predictions served before reading the workers' memory")  # fmt: skip
@@ -284,14 +294,12 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="studypredict-bench-") as tmp:
         folder = Path(tmp)
         bodies = make_bodies(store.load().metadata, folder / "bodies", args.csv_rows)
-        data = generate(1000, 42)  # the kind of pipeline the seed system pickled
-        pipeline = build_pipeline(Ridge()).fit(data[list(FEATURES)], data[TARGET])
-        (folder / "pipeline.pkl").write_bytes(pickle.dumps(pipeline))
         logger.info("cold starts, then worker memory")
         cold = cold_starts_and_memory(args, bodies, folder)
         logger.info("wrk cells")
-        loaded = load_cells(args, bodies, folder / "pipeline.pkl", folder)
-    rows = build_rows(bodies, loaded["runs"], cold, loaded["floor_memory"], targets)
+        loaded = load_cells(args, bodies, folder)
+    best = {cell: max(rounds, key=lambda r: r.rps) for cell, rounds in loaded["runs"].items()}
+    rows = build_rows(bodies, best, targets) + memory_rows(cold, loaded["floor_memory"], targets)
     shares = sorted(r.others_share for rounds in loaded["runs"].values() for r in rounds)
     text = bench_table(rows, [
         f"wrk -t2 -c8 (-c2 for CSV), best of {args.rounds} interleaved rounds per cell "
@@ -299,10 +307,10 @@ def main(argv: list[str] | None = None) -> int:
         f"Other processes took {shares[len(shares) // 2]:.0%} of the machine's CPU in the "
         f"median wrk round (max {shares[-1]:.0%}); load average {load_before[0]:.2f} before, "
         f"{os.getloadavg()[0]:.2f} after. The workers' CPU-µs per request is what contention "
-        "moves least.",
+        "moves least; through nginx it counts nginx's workers too.",
         "Latency at -c8 on 2 sync workers is mostly queueing: p50 ≈ 8 / (req/s).",
     ])  # fmt: skip
-    text += "\n" + cells_table(loaded["runs"])
+    text += "\n" + cells_table(best)
     print(text)
     report_dir = args.report_dir or HERE / "reports" / f"server-{started:%Y%m%dT%H%M%SZ}"
     report_dir.mkdir(parents=True, exist_ok=True)

@@ -1,8 +1,5 @@
-"""The one generator of students and request bodies, for benchmarks and load tests.
-
-Students are drawn from a served model's schema (`metadata["schema"]["features"]`, as
-GET /model returns it), so the load follows the model rather than a copy of its
-features. Standard library only.
+"""The one generator of students and request bodies, for benchmarks and load tests,
+drawn from a served model's features (as GET /model lists them). Standard library only.
 """
 
 from __future__ import annotations
@@ -49,11 +46,9 @@ def csv_line(values: Sequence) -> str:
     return out.getvalue()
 
 
-def csv_body(students: Sequence[dict], ids: Sequence | None = None) -> bytes:
-    names = list(students[0])
-    rows = ([*([ids[i]] if ids else []), *s.values()] for i, s in enumerate(students))
-    header = csv_line([*([ID_FIELD] if ids else []), *names])
-    return "\n".join([header, *map(csv_line, rows), ""]).encode()
+def csv_body(students: Sequence[dict]) -> bytes:
+    lines = [csv_line(students[0]), *(csv_line(s.values()) for s in students)]
+    return "\n".join([*lines, ""]).encode()
 
 
 def json_body(students: Sequence[dict] | dict, ids: Sequence | None = None) -> bytes:

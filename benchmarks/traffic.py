@@ -1,8 +1,6 @@
-"""What the release gate sends to POST /predictdata, and what each answer must be.
-
-Every request carries fresh ids and a fresh draw of students from the served model's
-schema (GET /model), and the Expected answer it is checked against. Standard library
-only: the locustfile imports it, and pytest tests it without starting Locust.
+"""What the release gate sends to POST /predictdata and the answer each must get: fresh
+ids and students drawn from the served model's schema (GET /model). Standard library
+only: the locustfile imports it, and pytest tests it without Locust.
 """
 
 from __future__ import annotations

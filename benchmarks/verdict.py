@@ -1,12 +1,11 @@
 """Every judgement the benchmarks make, and the Markdown tables they report it in.
-
-Thresholds come from benchmarks/thresholds.toml only. The release gate's go/no-go
-(`judge`) is a pure function of a run's numbers, the thresholds and the baseline, so
-tests feed it made-up runs; the server benchmark's targets are a PASS/MISS per row.
+Thresholds come from thresholds.toml only; `judge` is a pure function of a run, the
+thresholds and the baseline, so tests feed it made-up runs.
 """
 
 from __future__ import annotations
 
+import argparse
 import math
 import tomllib
 from collections.abc import Callable, Sequence
@@ -16,6 +15,12 @@ from pathlib import Path
 THRESHOLDS = Path(__file__).resolve().parent / "thresholds.toml"
 PERCENTILES = ("p95", "p99")
 TOTAL = "total"  # the run's students/s over every request type
+
+
+def arguments(module: str, doc: str | None) -> argparse.ArgumentParser:
+    """The parser every benchmark starts from: its docstring is its --help."""
+    raw = argparse.RawDescriptionHelpFormatter
+    return argparse.ArgumentParser(prog=f"python -m {module}", description=doc, formatter_class=raw)
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -147,8 +152,7 @@ def release_summary(run: RunStats, verdict: Verdict, thresholds: Thresholds,
                     baseline: RunStats | None) -> str:  # fmt: skip
     """summary.md: the verdict, the numbers per request type, the baseline beside them."""
     c, info, limits = run.conditions, run.info, thresholds.latency_ms
-    order = [name for name in limits if name in run.by_type]
-    order += sorted(set(run.by_type) - set(order))
+    order = [*(n for n in limits if n in run.by_type), *sorted(set(run.by_type) - set(limits))]
     passed = "every request answered right; p95 and p99 within their limits"
     if verdict.comparisons:
         passed += f"; throughput at least {thresholds.min_share_of_baseline:.0%} of the baseline's"
@@ -157,12 +161,9 @@ def release_summary(run: RunStats, verdict: Verdict, thresholds: Thresholds,
              *(f"{number(getattr(s, p + '_ms'))} ({number(limits.get(name, {}).get(p))})"
                for p in PERCENTILES)]
             for name, s in ((name, run.by_type[name]) for name in order)]  # fmt: skip
-    total_rps = sum(s.requests_per_s for s in run.by_type.values())
     rows.append(["**total**", number(sum(s.requests for s in run.by_type.values())),
-                 number(run.failures), number(total_rps, 1), number(run.students_per_s), "", "",
-                 ""])  # fmt: skip
-    header = ["request type", "requests", "failures", "requests/s", "students/s", "p50 ms",
-              "p95 ms (limit)", "p99 ms (limit)"]  # fmt: skip
+                 number(run.failures), number(sum(s.requests_per_s for s in run.by_type.values()),
+                 1), number(run.students_per_s), "", "", ""])  # fmt: skip
     lines = [
         f"# Release benchmark {info.get('started_at', '')}", "",
         f"## Verdict: {'GO' if verdict.go else 'NO-GO'}", "",
@@ -172,7 +173,9 @@ def release_summary(run: RunStats, verdict: Verdict, thresholds: Thresholds,
         f"{info.get('commit', '?')}. {c.get('users')} users sending back to back for "
         f"{c.get('run_time_s')} s, cohorts of {c.get('cohort_size')} students, "
         f"{c.get('cpu_count')} cores; Locust {info.get('locust_version', '?')}.", "",
-        "## Per request type", "", table(header, rows),
+        "## Per request type", "",
+        table(["request type", "requests", "failures", "requests/s", "students/s", "p50 ms",
+               "p95 ms (limit)", "p99 ms (limit)"], rows),
         "Students/s counts the students scored by successful requests; invalid requests "
         "score none. Latency is measured by Locust, client side, including queueing.", "",
     ]  # fmt: skip
@@ -190,10 +193,10 @@ def release_summary(run: RunStats, verdict: Verdict, thresholds: Thresholds,
         rows = [[name, count, error.replace("|", "\\|")] for name, count, error in failures]
         header = ["request type", "count", "error"]
         lines += ["## Failures (most frequent)", "", table(header, rows)]
-    lines += [
+    lines.append(
         "Files: `report.html` (Locust's report: charts, every percentile, failures), "
-        "`locust_*.csv`, `run.json` (these numbers), `server.log` and `locust.log`."
-    ]
+        "`locust_*.csv`, `run.json` (these numbers), `server.log`, `locust.log`."
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -220,7 +223,7 @@ class Row:
 
     @property
     def result(self) -> str:
-        if self.target is None:
+        if self.target is None or math.isnan(self.value):
             return "-"
         return "PASS" if self.target.met(self.value, self.ratio) else "MISS"
 
@@ -228,12 +231,15 @@ class Row:
 BENCH_COLUMNS = ("Cell", "Measure", "Value", "Floor (same run)", "Ratio", "Target", "Result")
 
 
-def figure(value: float) -> str:
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+def figure(value: float, spec: str = "") -> str:
+    """A skipped row's value is NaN: its measure says why."""
+    if math.isnan(value):
+        return "-"
+    return format(value, spec or (",.0f" if abs(value) >= 100 else ".3g"))
 
 
 def bench_table(rows: Sequence[Row], notes: Sequence[str] = ()) -> str:
     cells = [(r.cell, r.measure, figure(r.value), f"{r.floor} {figure(r.floor_value)}",
-              f"{r.ratio:#.3g}", r.target.text if r.target else "-", r.result)
+              figure(r.ratio, "#.3g"), r.target.text if r.target else "-", r.result)
              for r in rows]  # fmt: skip
     return table(BENCH_COLUMNS, cells) + "".join(f"\n- {note}" for note in notes) + "\n"

@@ -1,7 +1,7 @@
 """The HTTP benchmark, run tiny: every row is printed with a positive ratio to its floor.
 
 No speed is asserted (CI machines are shared). It needs wrk (.ci/run installs
-it: apt-get install -y wrk), the serving venv and Flask in this one.
+it: apt-get install -y wrk) and the serving venv; nginx for the as-deployed cells.
 """
 
 from __future__ import annotations
@@ -15,7 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.verdict import BENCH_COLUMNS, load_thresholds
+from benchmarks.nginx import NGINX
+from benchmarks.server_bench import WrkRun, build_rows, make_bodies, plan
+from benchmarks.verdict import BENCH_COLUMNS, bench_table, load_thresholds
+from model_store.store import DEFAULT_ROOT, ModelStore
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -31,7 +34,7 @@ def run(tmp_path_factory) -> tuple[str, Path]:
     report_dir = tmp_path_factory.mktemp("server-bench")
     command = [
         sys.executable, "-m", "benchmarks.server_bench", "--duration", "1", "--rounds", "1",
-        "--csv-rows", "2000", "--rss-predictions", "20000", "--threads", "2",
+        "--csv-rows", "2000", "--rss-predictions", "20000",
         "--report-dir", str(report_dir),
     ]  # fmt: skip
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
@@ -53,16 +56,31 @@ def test_every_body_has_its_floors_and_each_servers_rows(run):
     assert list(rows[0]) == list(BENCH_COLUMNS)
     cells = {row["Cell"] for row in rows}
     for body in ("1 student JSON", "1,000 students bulk", "2,000 students csv"):
-        for kind in ("HTTP floor", "HTTP + onnxruntime floor", "Server", "Server, ORT threads=2"):
+        for kind in ("HTTP floor", "HTTP + onnxruntime floor", "Server"):
             assert f"{kind}, {body}" in cells
-    assert "Server, 1 student JSON: speed-up over the reference" in cells
+    for option in ("?interval=90, 1 student JSON", "?interval=90, 1,000 students bulk",
+                   "?explain=true, 1,000 students bulk"):  # fmt: skip
+        assert f"Server {option}" in cells
     assert any(cell.startswith("Worker memory after 20,000 JSON predictions") for cell in cells)
 
 
 def test_every_ratio_is_a_positive_number(run):
     for row in table_rows(run[0]):
-        ratio = float(row["Ratio"])
-        assert math.isfinite(ratio) and ratio > 0, row
+        if not row["Measure"].startswith("skipped"):
+            ratio = float(row["Ratio"])
+            assert math.isfinite(ratio) and ratio > 0, row
+
+
+def test_the_as_deployed_cells_stand_on_their_own_floor_or_say_why_not(run):
+    rows = {(r["Cell"], r["Measure"]): r for r in table_rows(run[0])}
+    if NGINX is None:
+        assert rows[("As deployed: nginx → server", "skipped: nginx not installed")]
+        return
+    for body in ("1 student JSON", "1,000 students bulk"):
+        floor = rows[(f"nginx → HTTP floor, {body}", "req/s")]
+        served = rows[(f"As deployed: nginx → server, {body}", "students/s")]
+        assert served["Floor (same run)"].startswith("nginx + HTTP floor")
+        assert float(floor["Ratio"]) > 0
 
 
 def test_every_target_of_the_thresholds_file_gets_a_verdict(run):
@@ -72,11 +90,13 @@ def test_every_target_of_the_thresholds_file_gets_a_verdict(run):
     assert f"≥ {limits['single_share_of_floor']:.0%} of floor" in targets
     assert f"≤ {limits['worker_rss_mb']:g} MB" in targets
     assert f"≤ {limits['cold_start_s']:g} s" in targets
+    assert f"≤ {limits['interval_max_slowdown']:.0%} slower" in targets
+    assert f"≤ {limits['explain_max_times']:g}× its time" in targets
 
 
 def test_each_wrk_cell_is_listed_with_its_latencies(run):
     cells = run[0].strip().split("\n\n")[-1]
-    assert "| server/single |" in cells and "| reference/single |" in cells
+    assert "| server/single |" in cells and "| server/bulk?explain=true |" in cells
 
 
 def test_the_report_holds_the_table_and_raw_wrk_output(run):
@@ -87,3 +107,14 @@ def test_the_report_holds_the_table_and_raw_wrk_output(run):
     assert len(server_rounds) == 1
     assert "Requests/sec" in server_rounds[0]["output"]
     assert (report_dir / "table.md").read_text() == report["table"]
+
+
+def test_without_nginx_the_as_deployed_row_says_it_was_skipped(tmp_path):
+    run = WrkRun(100, 1.0, 1.0, 2.0, 0.05, 0.0, "")
+    bodies = make_bodies(ModelStore(DEFAULT_ROOT).load().metadata, tmp_path, csv_students=10)
+    best = {f"{server}/{body}{query}": run for server, body, query in plan(nginx=False)}
+    rows = build_rows(bodies, best, load_thresholds().server_bench)
+    assert not [row for row in rows if row.cell.startswith("nginx")]
+    (skipped,) = [row for row in rows if row.cell.startswith("As deployed")]
+    assert skipped.measure == "skipped: nginx not installed"
+    assert "| - | - | - |" in bench_table([skipped])  # ratio, target, result
