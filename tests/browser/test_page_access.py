@@ -9,9 +9,8 @@ import json
 import pytest
 from playwright.sync_api import Page, Request
 
-from tests.browser.conftest import API_KEY, CHROMIUM, NO_CHROMIUM, screenshot, watched_page
-from tests.browser.test_page import LABELS
-from tests.server.conftest import STUDENT
+from tests.support.browser import API_KEY, CHROMIUM, LABELS, NO_CHROMIUM, screenshot, watched_page
+from tests.support.models import STUDENT
 
 needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason=NO_CHROMIUM)
 
