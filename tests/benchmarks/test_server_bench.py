@@ -16,8 +16,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.verdict import BENCH_COLUMNS, load_thresholds
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.support.models import REPO
 
 pytestmark = pytest.mark.skipif(
     shutil.which("wrk") is None,

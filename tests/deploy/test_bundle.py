@@ -23,9 +23,8 @@ import yaml
 
 from benchmarks.launcher import http, launch
 from model_store.store import ModelStore
-from tests.support.models import STUDENT
+from tests.support.models import REPO, STUDENT
 
-REPO = Path(__file__).resolve().parents[2]
 BUNDLE_SCRIPT = REPO / "deploy" / "bundle.py"
 MAX_BUNDLE_BYTES = 1_000_000
 MAX_VENV_BYTES = 200_000_000

@@ -18,8 +18,8 @@ import pytest
 import yaml
 
 from server.config import DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT
+from tests.support.models import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 EBEXTENSIONS = REPO / ".ebextensions"
 CONF_D = REPO / ".platform" / "nginx" / "conf.d"
 NGINX_CONF = CONF_D / "studypredict.conf"

@@ -33,8 +33,7 @@ from model_store.store import (
     StoreError,
     VersionNotFound,
 )
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.support.models import REPO
 
 
 def start_of_next_second() -> None:
