@@ -24,8 +24,8 @@ from model_store.store import DEFAULT_ROOT, ModelStore
 from server.app import create_app
 from server.config import Settings
 from server.model import load_verified_model
-from tests.support.models import REPO
 
+REPO = Path(__file__).resolve().parents[2]
 TYPES = (SINGLE, BULK_JSON, BULK_CSV, INVALID)
 LIMITS = Thresholds({name: {"p95": 50.0, "p99": 100.0} for name in TYPES}, 0.8)
 REPORT_FILES = ("summary.md", "report.html", "run.json", "server.log", "locust.log")
