@@ -13,25 +13,10 @@ import falcon.testing
 import pytest
 
 from server.page import ASSET_CACHE_CONTROL, INDEX_CACHE_CONTROL, STATIC_DIR, add_page_routes
-from tests.support.browser import CHROMIUM, LABELS, NO_CHROMIUM, screenshot
+from tests.support.browser import CSV_HEADER, GOOD_CSV, LABELS, needs_chromium, screenshot
 from tests.support.http import request
 from tests.support.models import STUDENT
 
-needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason=NO_CHROMIUM)
-
-# The public data set's header spelling (spaces, a slash), with an id column.
-CSV_HEADER = (
-    "id,gender,race/ethnicity,parental level of education,lunch,"
-    "test preparation course,reading score,writing score"
-)
-GOOD_CSV = "\n".join([
-    CSV_HEADER,
-    "s-1,female,group B,bachelor's degree,standard,none,72,74",
-    "s-2,female,group C,some college,standard,completed,90,88",
-    "s-3,male,group A,high school,free/reduced,none,47,44",
-    "s-4,male,group C,some college,standard,none,78,75",
-    "s-5,female,group D,master's degree,free/reduced,completed,66,70",
-]) + "\n"  # fmt: skip
 # Row 2: an unknown lunch; row 4: a reading score out of range.
 BAD_CSV = "\n".join([
     CSV_HEADER,

@@ -10,13 +10,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Response, Route
 
 from benchmarks.launcher import Server
-from tests.support.models import REPO
+from tests.support.models import REPO, STUDENT
 
 CHROMIUM = Path("/usr/bin/chromium")
 NO_CHROMIUM = f"{CHROMIUM} is missing: apt-get install chromium (Debian's package)"
+needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason=NO_CHROMIUM)
 ARTIFACTS = REPO / "test-artifacts" / "browser"
 # Headless, and nothing that reaches beyond the machine: no sandbox (containers
 # lack the namespaces it needs), no GPU, no update, sync or first-run traffic.
@@ -45,6 +47,21 @@ LABELS = {
     "reading_score": "Reading score",
     "writing_score": "Writing score",
 }
+
+
+# The public data set's header spelling (spaces, a slash), with an id column.
+CSV_HEADER = (
+    "id,gender,race/ethnicity,parental level of education,lunch,"
+    "test preparation course,reading score,writing score"
+)
+GOOD_CSV = "\n".join([
+    CSV_HEADER,
+    "s-1,female,group B,bachelor's degree,standard,none,72,74",
+    "s-2,female,group C,some college,standard,completed,90,88",
+    "s-3,male,group A,high school,free/reduced,none,47,44",
+    "s-4,male,group C,some college,standard,none,78,75",
+    "s-5,female,group D,master's degree,free/reduced,completed,66,70",
+]) + "\n"  # fmt: skip
 
 
 @contextmanager
@@ -97,3 +114,17 @@ def screenshot(page: Page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=path, full_page=True)
     return path
+
+
+def enter_key(page: Page, key: str) -> None:
+    page.get_by_label("API key", exact=True).fill(key)
+    page.get_by_role("button", name="Use this key").click()
+
+
+def fill_student(page: Page) -> None:
+    for name, value in STUDENT.items():
+        control = page.get_by_label(LABELS[name], exact=True)
+        if isinstance(value, str):
+            control.select_option(value)
+        else:
+            control.fill(str(value))
