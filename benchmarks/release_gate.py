@@ -7,7 +7,7 @@
 
 Writes benchmarks/reports/<timestamp>/: Locust's report.html and CSV files, summary.md
 (the table and the verdict) and run.json. Exit status: 0 go, 1 no-go, 2 the gate could
-not run (the server did not start, Locust did not report). See "Release benchmarks" in README.md.
+not run (the server did not start, Locust did not report). See docs/release-gate.md.
 """
 
 from __future__ import annotations
