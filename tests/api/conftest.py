@@ -1,9 +1,3 @@
-"""The API tests reuse the server's fixtures (a copy of the committed model)."""
+"""Fixtures for the OpenAPI tests: the committed model, in-process."""
 
-from tests.server.conftest import (  # noqa: F401
-    bare_model,
-    client,
-    model,
-    optioned_model,
-    optioned_store,
-)
+from tests.support.fixtures import bare_model, client, model  # noqa: F401

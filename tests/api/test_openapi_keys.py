@@ -11,7 +11,7 @@ from server.access import OPEN_ROUTES
 from server.app import create_app
 from server.config import Settings
 from server.keys import configuration_entry, parse_key_hashes
-from tests.api.test_openapi import assert_documented
+from tests.support.openapi import assert_documented
 
 KEY = "openapi-reader-key-" + "o" * 30
 KEYS = parse_key_hashes(configuration_entry("reader", KEY))

@@ -9,8 +9,9 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Route
 
+from benchmarks.launcher import Server
 from export.card import SECTIONS
-from tests.browser.conftest import CHROMIUM, NO_CHROMIUM, VIEWPORT, RunningServer, screenshot
+from tests.support.browser import CHROMIUM, NO_CHROMIUM, VIEWPORT, screenshot
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=NO_CHROMIUM)
 CARD = "/model/card"
@@ -32,7 +33,7 @@ def watched() -> Watched:
 
 
 @pytest.fixture
-def card(browser: Browser, server: RunningServer, watched: Watched) -> Iterator[Page]:
+def card(browser: Browser, server: Server, watched: Watched) -> Iterator[Page]:
     context = browser.new_context(base_url=server.url, viewport=VIEWPORT)
 
     def record(route: Route) -> None:

@@ -13,24 +13,10 @@ import falcon.testing
 import pytest
 
 from server.page import ASSET_CACHE_CONTROL, INDEX_CACHE_CONTROL, STATIC_DIR, add_page_routes
-from tests.browser.conftest import CHROMIUM, NO_CHROMIUM, post, screenshot
-from tests.server.conftest import STUDENT
+from tests.support.browser import CSV_HEADER, GOOD_CSV, LABELS, needs_chromium, screenshot
+from tests.support.http import request
+from tests.support.models import STUDENT
 
-needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason=NO_CHROMIUM)
-
-# The public data set's header spelling (spaces, a slash), with an id column.
-CSV_HEADER = (
-    "id,gender,race/ethnicity,parental level of education,lunch,"
-    "test preparation course,reading score,writing score"
-)
-GOOD_CSV = "\n".join([
-    CSV_HEADER,
-    "s-1,female,group B,bachelor's degree,standard,none,72,74",
-    "s-2,female,group C,some college,standard,completed,90,88",
-    "s-3,male,group A,high school,free/reduced,none,47,44",
-    "s-4,male,group C,some college,standard,none,78,75",
-    "s-5,female,group D,master's degree,free/reduced,completed,66,70",
-]) + "\n"  # fmt: skip
 # Row 2: an unknown lunch; row 4: a reading score out of range.
 BAD_CSV = "\n".join([
     CSV_HEADER,
@@ -39,15 +25,6 @@ BAD_CSV = "\n".join([
     "s-3,male,group A,high school,free/reduced,none,47,44",
     "s-4,male,group C,some college,standard,none,120,75",
 ]) + "\n"  # fmt: skip
-LABELS = {
-    "gender": "Gender",
-    "race_ethnicity": "Race/ethnicity",
-    "parental_level_of_education": "Parental level of education",
-    "lunch": "Lunch",
-    "test_preparation_course": "Test preparation course",
-    "reading_score": "Reading score",
-    "writing_score": "Writing score",
-}
 
 
 # ---- the routes, in-process --------------------------------------------------
@@ -148,7 +125,7 @@ def test_form_shows_the_same_score_as_the_api(page, server):
     page.get_by_label(LABELS["writing_score"], exact=True).press("Enter")  # keyboard submit
     shown = page.locator("#math-score")
     shown.wait_for()
-    _, body = post(server.url + "/predictdata", json.dumps(STUDENT).encode(), "application/json")
+    _, _, body = request(server.url + "/predictdata", json.dumps(STUDENT).encode())
     assert float(shown.inner_text()) == json.loads(body)["math_score"]
     screenshot(page, "prediction")  # docs/page.png: see test_page_explain.py
 
@@ -166,7 +143,7 @@ def test_csv_upload_counts_the_students_and_downloads_their_scores(page, server,
     download = info.value
     assert download.suggested_filename == "predictions.csv"
     downloaded = Path(download.path()).read_text()
-    _, direct = post(server.url + "/predictdata", GOOD_CSV.encode(), "text/csv")
+    _, _, direct = request(server.url + "/predictdata", GOOD_CSV.encode(), "text/csv")
     rows = list(csv.DictReader(io.StringIO(downloaded)))
     assert [r["id"] for r in rows] == ["s-1", "s-2", "s-3", "s-4", "s-5"]
     expected = [float(r["math_score"]) for r in csv.DictReader(io.StringIO(direct.decode()))]

@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import json
 
-import pytest
-from playwright.sync_api import Page, Request
+from playwright.sync_api import Request
 
-from tests.browser.conftest import API_KEY, CHROMIUM, NO_CHROMIUM, screenshot, watched_page
-from tests.browser.test_page import LABELS
-from tests.server.conftest import STUDENT
-
-needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason=NO_CHROMIUM)
+from tests.support.browser import (
+    API_KEY,
+    enter_key,
+    fill_student,
+    needs_chromium,
+    screenshot,
+    watched_page,
+)
+from tests.support.models import STUDENT
 
 
 def test_the_page_has_its_security_headers_beside_the_csp(client):
@@ -21,20 +24,6 @@ def test_the_page_has_its_security_headers_beside_the_csp(client):
     assert "frame-ancestors 'none'" in headers["content-security-policy"]
     assert headers["x-content-type-options"] == "nosniff"
     assert headers["referrer-policy"] == "no-referrer"
-
-
-def enter_key(page: Page, key: str) -> None:
-    page.get_by_label("API key", exact=True).fill(key)
-    page.get_by_role("button", name="Use this key").click()
-
-
-def fill_student(page: Page) -> None:
-    for name, value in STUDENT.items():
-        control = page.get_by_label(LABELS[name], exact=True)
-        if isinstance(value, str):
-            control.select_option(value)
-        else:
-            control.fill(str(value))
 
 
 @needs_chromium

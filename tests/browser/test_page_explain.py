@@ -16,9 +16,15 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page
 
-from tests.browser.conftest import API_KEY, CHROMIUM, NO_CHROMIUM, screenshot
-from tests.browser.test_page import GOOD_CSV, LABELS
-from tests.browser.test_page_access import enter_key
+from tests.support.browser import (
+    API_KEY,
+    CHROMIUM,
+    GOOD_CSV,
+    LABELS,
+    NO_CHROMIUM,
+    enter_key,
+    screenshot,
+)
 
 needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason=NO_CHROMIUM)
 

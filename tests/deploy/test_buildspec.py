@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.support.models import REPO
+
 BUILDSPEC = REPO / "buildspec.yml"
 CI_RUN = REPO / ".ci" / "run"
 README = REPO / "README.md"

@@ -25,9 +25,8 @@ from benchmarks.launcher import launch
 from model_store.store import ModelStore
 from server.keys import API_KEYS_ENV, configuration_entry
 from tests.support.http import request
-from tests.support.models import STUDENT
+from tests.support.models import REPO, STUDENT
 
-REPO = Path(__file__).resolve().parents[2]
 BUNDLE_SCRIPT = REPO / "deploy" / "bundle.py"
 MAX_BUNDLE_BYTES = 1_000_000
 MAX_VENV_BYTES = 200_000_000

@@ -19,8 +19,8 @@ import yaml
 
 from server.config import DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT
 from server.keys import API_KEYS_ENV, REQUIRE_KEYS_ENV
+from tests.support.models import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 EBEXTENSIONS = REPO / ".ebextensions"
 CONF_D = REPO / ".platform" / "nginx" / "conf.d"
 NGINX_CONF = CONF_D / "studypredict.conf"

@@ -26,9 +26,10 @@ from pathlib import Path
 import pytest
 
 from server.config import DEFAULT_MAX_BODY_BYTES
-from tests.server.conftest import STUDENT, RunningServer, copy_committed_store, free_port
+from tests.support import servers
+from tests.support.models import REPO, STUDENT, copy_committed_store
+from tests.support.servers import free_port, wait_for
 
-REPO = Path(__file__).resolve().parents[2]
 # Debian puts it in /usr/sbin, which a non-root PATH may lack.
 NGINX = shutil.which("nginx", path=f"{os.environ.get('PATH', '')}{os.pathsep}/usr/sbin")
 CONF_D = REPO / ".platform" / "nginx" / "conf.d"
@@ -122,7 +123,7 @@ def nginx_url(tmp_path_factory) -> Iterator[int]:
     """nginx in front of the Procfile server; both stopped at the end."""
     tmp = tmp_path_factory.mktemp("nginx")
     store = copy_committed_store(tmp / "store")
-    server = RunningServer(store.root, tmp / "server.log")
+    server = servers.start(store.root, tmp / "server.log")
     try:
         server.wait_ready()
         with platform_nginx(tmp / "nginx", server.port) as port:
@@ -132,15 +133,15 @@ def nginx_url(tmp_path_factory) -> Iterator[int]:
 
 
 def wait_listening(port: int, process: subprocess.Popen, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def listening() -> bool:
         assert process.poll() is None, process.stderr.read().decode()
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
+                return True
         except OSError:
-            time.sleep(0.05)
-    raise AssertionError(f"nginx not listening on {port} after {timeout} s")
+            return False
+
+    wait_for(listening, timeout, f"nginx listening on {port}")
 
 
 def post(port: int, body: bytes, content_type: str = "application/json"):

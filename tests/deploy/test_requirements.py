@@ -15,7 +15,8 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.support.models import REPO
+
 SERVING, TRAIN, TEST_SERVING, DEV = (
     "requirements.txt",
     "requirements-train.txt",

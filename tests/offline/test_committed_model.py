@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,10 +15,10 @@ import pytest
 from model_store.__main__ import main as model_store_main
 from model_store.onnx_io import build_feeds, open_session, predict, records_to_columns
 from model_store.store import DEFAULT_ROOT, ModelStore, StoredModel
+from tests.support.models import REPO
 from train.columns import FEATURES
 from train.synthetic import generate
 
-REPO = Path(__file__).resolve().parents[2]
 SAME = 1e-6  # math points
 
 

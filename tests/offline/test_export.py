@@ -10,7 +10,6 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
-from pathlib import Path
 
 import onnx
 import pytest
@@ -23,6 +22,7 @@ from export.parity import ParityError, certify, measure_parity
 from model_store.onnx_io import PARITY_TOLERANCE
 from model_store.schema import CATEGORICAL, NUMERIC
 from model_store.store import ModelStore
+from tests.support.models import REPO
 from train.columns import CATEGORICAL_FEATURES, FEATURES, SCORE_MAX, SCORE_MIN, TARGET
 from train.pipeline import (
     CATEGORIES_TRANSFORMER,
@@ -33,7 +33,6 @@ from train.pipeline import (
 from train.run_files import PIPELINE_FILE, RUN_FILE
 from train.synthetic import generate, write_csv
 
-REPO = Path(__file__).resolve().parents[2]
 SHIFT = 0.5  # math points added to the graph's intercept
 
 

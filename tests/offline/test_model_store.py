@@ -33,8 +33,7 @@ from model_store.store import (
     StoreError,
     VersionNotFound,
 )
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.support.models import REPO
 
 
 def start_of_next_second() -> None:
@@ -98,21 +97,20 @@ def test_publishing_again_never_modifies_an_existing_version(store, published):
     assert snapshot(store.root / VERSIONS_DIR / first) == before
 
 
-def test_store_api_has_no_operation_that_rewrites_or_removes_a_version():
-    public = {name for name in dir(ModelStore) if not name.startswith("_")}
-    assert public == {
-        "versions",
-        "current_version",
-        "metadata",
-        "load",
-        "card",
-        "previous_version",
-        "publish",
-        "promote",
-        # Removes only `.staging-*` folders of killed publishes, never a version
-        # (tests/offline/test_store_staging_cleanup.py).
-        "remove_staging_leftovers",
-    }
+def test_no_store_operation_rewrites_or_removes_a_version(store, published):
+    first = store.publish(published.onnx_bytes, published.metadata, card=lambda _: b"<p>card</p>")
+    versions_dir = store.root / VERSIONS_DIR
+    before = snapshot(versions_dir / first)
+    second = store.publish(variant(published.onnx_bytes, "second"), published.metadata)
+    (versions_dir / f"{_STAGING_PREFIX}killed").mkdir()  # what a killed publish leaves
+    store.promote(first)
+    store.promote(second)
+    assert store.previous_version() == first
+    assert store.card(first) == b"<p>card</p>"
+    assert store.metadata(first) == store.load(first).metadata
+    store.remove_staging_leftovers()
+    assert store.versions() == [first, second]
+    assert snapshot(versions_dir / first) == before
 
 
 def test_simultaneous_publishes_of_the_same_model_land_as_separate_versions(store, published):

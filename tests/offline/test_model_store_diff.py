@@ -19,10 +19,9 @@ from export.__main__ import main as export_main
 from model_store.__main__ import main
 from model_store.diff import compare
 from model_store.store import ModelStore
+from tests.support.models import REPO
 from train.columns import CATEGORICAL_FEATURES, FEATURES
 from train.synthetic import generate
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

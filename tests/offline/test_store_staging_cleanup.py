@@ -31,8 +31,7 @@ from model_store.store import (
     VERSIONS_DIR,
     ModelStore,
 )
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.support.models import REPO
 
 # One real publish (promote=False) that stops at `pause_at` and waits for a line on stdin:
 #   "write":  its staging folder was just made and is still empty and writable;

@@ -11,8 +11,7 @@ import json
 
 import pytest
 
-from tests.reliability import hostile
-from tests.support import servers
+from tests.support import hostile, servers
 from tests.support.models import STUDENT, copy_committed_store
 from tests.support.traffic import Answer, exchange, post_head
 

@@ -28,8 +28,9 @@ from server.csv_fast import FastCsvReader
 from server.csv_input import CsvParser
 from server.errors import RequestRejected
 from server.model import load_verified_model
-from tests.reliability.workload import Oracle, scores_match
-from tests.server.conftest import STUDENT, copy_committed_store, make_client
+from tests.support.clients import make_client
+from tests.support.models import STUDENT, copy_committed_store
+from tests.support.workload import Oracle, scores_match
 
 MAX_ROWS = 5  # small, so that short arrays cross the row limit too
 INT64 = 2**63

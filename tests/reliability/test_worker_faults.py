@@ -70,14 +70,24 @@ def test_sigterm_under_load_finishes_accepted_requests_then_exits(store, start_s
     # body arrives in 20 parts over 2 s.
     parts = [body[i : i + len(body) // 20 + 1] for i in range(0, len(body), len(body) // 20 + 1)]
     slow: list[Answer] = []
+    half_sent = threading.Event()
+
+    def sent_then_signal():
+        for number, part in enumerate(parts):
+            if number == len(parts) // 2:
+                half_sent.set()
+            yield part
+
     sender = threading.Thread(
-        target=lambda: slow.append(exchange(server.port, head, parts, pause=0.1, timeout=40))
+        target=lambda: slow.append(
+            exchange(server.port, head, sent_then_signal(), pause=0.1, timeout=40)
+        )
     )
     with Clients(
         server.port, workload.next_call, workload.judge, threads=3, max_seconds=45
     ) as clients:
         sender.start()
-        time.sleep(0.8)  # SIGTERM comes mid-way through the slow body's 2 s
+        wait_for(half_sent.is_set, 10, "half the slow body sent")  # SIGTERM comes mid-way
         term_at = time.monotonic()
         server.process.send_signal(signal.SIGTERM)
         code = server.process.wait(timeout=GRACEFUL_TIMEOUT + 5)

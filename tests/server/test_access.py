@@ -8,7 +8,7 @@ import pytest
 from server.app import create_app
 from server.config import Settings
 from server.keys import configuration_entry, parse_key_hashes
-from tests.server.conftest import STUDENT
+from tests.support.models import STUDENT
 
 DISTRICT = "district-key-" + "d" * 30
 SCHOOL = "school-key-" + "s" * 32

@@ -12,7 +12,7 @@ from server.app import create_app, create_unavailable_app
 from server.config import Settings
 from server.contract import ServingContract
 from server.model import ServedModel
-from tests.server.conftest import STUDENT
+from tests.support.models import STUDENT
 
 
 def test_health_says_the_process_is_up(client):

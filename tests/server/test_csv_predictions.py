@@ -12,7 +12,7 @@ import pytest
 from server import csv_input
 from server.csv_input import CsvParser
 from server.csv_output import csv_response, hundredths_text
-from tests.server.conftest import make_client
+from tests.support.clients import make_client
 
 SNAKE = (
     "gender,race_ethnicity,parental_level_of_education,lunch,test_preparation_course,"

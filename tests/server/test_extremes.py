@@ -13,7 +13,8 @@ import sys
 
 import pytest
 
-from tests.server.conftest import REPO, STUDENT, make_client
+from tests.support.clients import make_client
+from tests.support.models import REPO, STUDENT
 
 LOWEST = {**STUDENT, "reading_score": 0, "writing_score": 0}
 HIGHEST = {

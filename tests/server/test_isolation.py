@@ -7,7 +7,7 @@ import ast
 import subprocess
 import sys
 
-from tests.server.conftest import REPO
+from tests.support.models import REPO
 
 FORBIDDEN = {"sklearn", "pandas", "skl2onnx", "onnx", "skops", "train", "export"}
 

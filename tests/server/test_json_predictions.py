@@ -9,7 +9,8 @@ import pytest
 
 from model_store.onnx_io import build_feeds, predict, records_to_columns
 from server.json_input import JsonParser
-from tests.server.conftest import STUDENT, make_client
+from tests.support.clients import make_client
+from tests.support.models import STUDENT
 
 
 def post_json(client, payload, **headers):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 import re
 import signal
-import time
 
-from tests.server.conftest import STUDENT
-from tests.server.test_gunicorn import predict, request
+from tests.support.http import predict, request
+from tests.support.models import STUDENT
+from tests.support.servers import wait_for
 
 
 def scrape(server) -> dict[str, float]:
@@ -51,11 +51,10 @@ def test_counts_survive_a_worker_being_replaced(store, start_server):
         predict(server, STUDENT)
     victim = server.worker_pids()[0]
     os.kill(victim, signal.SIGKILL)
-    deadline = time.monotonic() + 20
-    while (len(server.worker_pids()) < 2 or victim in server.worker_pids()) and (
-        time.monotonic() < deadline
-    ):
-        time.sleep(0.1)
+    wait_for(
+        lambda: len(server.worker_pids()) >= 2 and victim not in server.worker_pids(),
+        20, "the killed worker replaced", server.log,
+    )  # fmt: skip
     server.wait_ready()
     post = 'studypredict_requests_total{endpoint="/predictdata",method="POST",status="200"}'
     assert scrape(server)[post] == 10

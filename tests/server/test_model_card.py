@@ -14,7 +14,7 @@ from server.config import Settings
 from server.keys import configuration_entry, parse_key_hashes
 from server.model import load_verified_model
 from server.resources import CARD_SECURITY_POLICY
-from tests.server.conftest import make_client
+from tests.support.clients import make_client
 
 KEY = "card-reader-key-" + "c" * 30
 KEYS = parse_key_hashes(configuration_entry("reviewer", KEY))
@@ -40,18 +40,18 @@ def test_the_card_may_show_inline_styles_and_images_but_run_and_fetch_nothing(cl
     assert headers["content-security-policy"] == CARD_SECURITY_POLICY
 
 
-def test_a_version_without_a_card_is_a_json_404_saying_so(optioned_model):
-    response = make_client(optioned_model).simulate_get("/model/card")
+def test_a_version_without_a_card_is_a_json_404_saying_so(bare_model):
+    response = make_client(bare_model).simulate_get("/model/card")
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("application/json")
     message = response.json["error"]
-    assert f"version {optioned_model.version} has no model card" in message
+    assert f"version {bare_model.version} has no model card" in message
     assert "python -m export" in message
 
 
-def test_the_model_says_where_its_card_is(client, optioned_model):
+def test_the_model_says_where_its_card_is(client, bare_model):
     assert client.simulate_get("/model").json["model_card"] == "/model/card"
-    assert make_client(optioned_model).simulate_get("/model").json["model_card"] is None
+    assert make_client(bare_model).simulate_get("/model").json["model_card"] is None
 
 
 def test_the_model_shows_group_errors_and_excluded_features(client, model):

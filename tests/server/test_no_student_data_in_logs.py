@@ -11,7 +11,7 @@ import urllib.request
 
 from server.errors import traceback_without_messages
 from server.keys import configuration_entry
-from tests.server.conftest import STUDENT
+from tests.support.models import STUDENT
 
 KEY = "marker-test-key-" + "k" * 32
 MAX_BODY_BYTES = 20_000

@@ -12,18 +12,14 @@ import pytest
 
 from server.options import MAX_PARSED_QUERIES, QueryOptions
 from server.score_file import main as score_file_main
-from tests.server.conftest import STUDENT, TEST_INTERVALS, make_client
+from tests.support.clients import make_client
+from tests.support.models import STUDENT
 
 EXTREME = {
     **STUDENT, "gender": "male", "race_ethnicity": "group E",
     "parental_level_of_education": "master's degree", "reading_score": 100, "writing_score": 100,
 }  # fmt: skip
 FIELDS = list(STUDENT)
-
-
-@pytest.fixture
-def client(optioned_model):
-    return make_client(optioned_model)
 
 
 def post(client, body, query: str = "", **kwargs):
@@ -56,9 +52,9 @@ def test_without_options_the_answer_is_unchanged(client):
 
 
 @pytest.mark.parametrize("level", ["80", "90", "95"])
-def test_an_interval_surrounds_the_score_by_the_models_half_width(client, level):
+def test_an_interval_surrounds_the_score_by_the_models_half_width(client, model, level):
     answer = post(client, STUDENT, f"interval={level}").json
-    half_width = TEST_INTERVALS["half_widths"][level]
+    half_width = model.metadata["intervals"]["half_widths"][level]
     assert answer["interval_level"] == int(level)
     assert answer["math_score_lower"] == pytest.approx(answer["math_score"] - half_width, abs=0.01)
     assert answer["math_score_upper"] == pytest.approx(answer["math_score"] + half_width, abs=0.01)
@@ -72,15 +68,15 @@ def test_interval_ends_stay_within_the_targets_bounds(client):
         assert 0 <= answer["math_score_lower"] <= answer["math_score_upper"] <= 100
 
 
-def test_contributions_sum_to_the_score_less_the_baseline_for_one_student(client, optioned_model):
+def test_contributions_sum_to_the_score_less_the_baseline_for_one_student(client, model):
     answer = post(client, EXTREME, "explain=true").json
     assert set(answer["contributions"]) == set(FIELDS)
-    assert answer["baseline"] == round(optioned_model.contract.model.reference.math_score, 2)
+    assert answer["baseline"] == round(model.contract.model.reference.math_score, 2)
     assert_sums(answer)
 
 
-def test_contributions_sum_for_every_student_of_a_cohort(client, optioned_model):
-    records = optioned_model.metadata["parity_sample"]["records"]
+def test_contributions_sum_for_every_student_of_a_cohort(client, model):
+    records = model.metadata["parity_sample"]["records"]
     answer = post(
         client, [{**r, "id": n} for n, r in enumerate(records)], "explain=true&interval=90"
     )
@@ -91,15 +87,15 @@ def test_contributions_sum_for_every_student_of_a_cohort(client, optioned_model)
         assert_sums(prediction)
 
 
-def test_the_reference_student_has_nothing_to_explain(client, optioned_model):
-    reference = optioned_model.contract.model.reference.student
+def test_the_reference_student_has_nothing_to_explain(client, model):
+    reference = model.contract.model.reference.student
     answer = post(client, dict(reference), "explain=true").json
     assert set(answer["contributions"].values()) == {0.0}
     assert answer["math_score"] == answer["baseline"]
 
 
-def test_a_field_away_from_the_reference_gets_the_points(client, optioned_model):
-    reference = dict(optioned_model.contract.model.reference.student)
+def test_a_field_away_from_the_reference_gets_the_points(client, model):
+    reference = dict(model.contract.model.reference.student)
     changed = {**reference, "test_preparation_course": "completed"}
     answer = post(client, changed, "explain=true").json
     points = answer["contributions"]
@@ -167,22 +163,22 @@ def test_the_model_endpoint_lists_the_allowed_options(client, bare_model):
     }  # fmt: skip
 
 
-def test_score_file_takes_the_same_options(tmp_path, optioned_store, optioned_model, monkeypatch):
-    monkeypatch.setenv("MODEL_STORE_DIR", str(optioned_store.root))
+def test_score_file_takes_the_same_options(tmp_path, store, client, monkeypatch):
+    monkeypatch.setenv("MODEL_STORE_DIR", str(store.root))
     source, destination = tmp_path / "in.csv", tmp_path / "out.csv"
     source.write_text(csv_text([STUDENT, EXTREME], ids=True))
     argv = [str(source), str(destination), "--quiet", "--interval", "90", "--explain"]
     assert score_file_main(argv) == 0
     rows = list(csv.DictReader(destination.open()))
-    expected = post(make_client(optioned_model), [STUDENT, EXTREME], "interval=90&explain=true")
+    expected = post(client, [STUDENT, EXTREME], "interval=90&explain=true")
     for row, answer in zip(rows, expected.json["predictions"], strict=True):
         assert float(row["math_score_upper"]) == answer["math_score_upper"]
         assert float(row["contribution_lunch"]) == answer["contributions"]["lunch"]
         assert float(row["baseline"]) == answer["baseline"]
 
 
-def test_score_file_refuses_a_level_the_model_lacks(tmp_path, optioned_store, monkeypatch, capsys):
-    monkeypatch.setenv("MODEL_STORE_DIR", str(optioned_store.root))
+def test_score_file_refuses_a_level_the_model_lacks(tmp_path, store, monkeypatch, capsys):
+    monkeypatch.setenv("MODEL_STORE_DIR", str(store.root))
     source = tmp_path / "in.csv"
     source.write_text(csv_text([STUDENT]))
     assert score_file_main([str(source), str(tmp_path / "out.csv"), "--interval", "99"]) == 1
@@ -190,8 +186,8 @@ def test_score_file_refuses_a_level_the_model_lacks(tmp_path, optioned_store, mo
     assert not (tmp_path / "out.csv").exists()
 
 
-def test_the_procfile_server_answers_with_both_options(optioned_store, start_server):
-    server = start_server(optioned_store.root)
+def test_the_procfile_server_answers_with_both_options(store, start_server):
+    server = start_server(store.root)
     request = urllib.request.Request(
         f"{server.url}/predictdata?interval=90&explain=true",
         data=json.dumps([STUDENT, {**STUDENT, "lunch": "free/reduced"}]).encode(),
@@ -213,8 +209,8 @@ def test_the_procfile_server_answers_with_both_options(optioned_store, start_ser
     assert "allowed: 80, 90, 95" in json.load(error.value)["error"]
 
 
-def test_each_distinct_query_is_parsed_once_and_the_memory_of_them_is_bounded(optioned_model):
-    options = QueryOptions(optioned_model.contract.model)
+def test_each_distinct_query_is_parsed_once_and_the_memory_of_them_is_bounded(model):
+    options = QueryOptions(model.contract.model)
     assert options.from_query_string("interval=90") is options.from_query_string("interval=90")
     for number in range(MAX_PARSED_QUERIES * 2):
         assert options.from_query_string(f"interval=90&n={number}").interval == 90
@@ -224,10 +220,10 @@ def test_each_distinct_query_is_parsed_once_and_the_memory_of_them_is_bounded(op
 
 
 def test_for_the_linear_committed_model_points_grow_with_the_distance_from_the_reference(
-    client, optioned_model
+    client, model
 ):
     # Ridge: a score's points are its coefficient times its difference from the reference.
-    reference = dict(optioned_model.contract.model.reference.student)
+    reference = dict(model.contract.model.reference.student)
     points = [
         post(
             client,

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from server.score_file import ScoringStopped, score_file
-from tests.server.conftest import REPO
+from tests.support.models import REPO
 
 SPACED = [
     "gender", "race/ethnicity", "parental level of education", "lunch",

@@ -4,17 +4,39 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import falcon.testing
 import pytest
 
 from benchmarks.launcher import Server
 from model_store.store import ModelStore
+from server.model import ServedModel, load_verified_model
 from tests.support import servers
-from tests.support.models import copy_committed_store
+from tests.support.clients import make_client
+from tests.support.models import copy_committed_store, publish_without_options
 
 
 @pytest.fixture
 def store(tmp_path: Path) -> ModelStore:
     return copy_committed_store(tmp_path / "store")
+
+
+@pytest.fixture(scope="session")
+def model(tmp_path_factory) -> ServedModel:
+    """The committed model (it carries intervals and a reference student)."""
+    copied = copy_committed_store(tmp_path_factory.mktemp("store"))
+    return load_verified_model(copied, None, threads=1)
+
+
+@pytest.fixture(scope="session")
+def bare_model(tmp_path_factory) -> ServedModel:
+    """The committed model without intervals or a reference student."""
+    published = publish_without_options(tmp_path_factory.mktemp("bare"))
+    return load_verified_model(published, None, threads=1)
+
+
+@pytest.fixture
+def client(model: ServedModel) -> falcon.testing.TestClient:
+    return make_client(model)
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The committed model, the example student, and a temporary store to serve them from."""
+"""The committed model, the example student, and temporary stores to serve them from."""
 
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 STUDENT = EXAMPLE  # the example student of the API's documentation
 
+# What a version needs for ?interval= and ?explain=; a model published before them lacks both.
+OPTION_KEYS = ("intervals", "reference")
+
 
 def copy_committed_store(destination: Path) -> ModelStore:
     """The committed store's current version, as a fresh store of its own."""
@@ -20,3 +23,13 @@ def copy_committed_store(destination: Path) -> ModelStore:
     shutil.copytree(DEFAULT_ROOT / "versions" / version, destination / "versions" / version)
     (destination / "CURRENT").write_text(version + "\n")
     return ModelStore(destination)
+
+
+def publish_without_options(root: Path) -> ModelStore:
+    """The committed model published, through the store's own API, into a fresh store
+    without intervals or a reference student: a version from before the options."""
+    stored = ModelStore(DEFAULT_ROOT).load()
+    metadata = {k: v for k, v in stored.metadata.items() if k not in OPTION_KEYS}
+    published = ModelStore(root)
+    published.publish(stored.onnx_bytes, metadata)  # the store rewrites its own keys
+    return published

@@ -1,4 +1,5 @@
-"""The hostile-request corpus (corpus/hostile_requests.json) turned into bytes to send.
+"""The hostile-request corpus (tests/reliability/corpus/hostile_requests.json) turned into
+bytes to send.
 
 An entry: "name"; the body (below); optional "content_type" (default
 application/json; null sends none), "headers", "gzip": true (compress the
@@ -25,12 +26,11 @@ from __future__ import annotations
 import gzip
 import json
 from dataclasses import dataclass
-from pathlib import Path
 
-from tests.support.models import STUDENT
+from tests.support.models import REPO, STUDENT
 from tests.support.traffic import post_head
 
-MANIFEST = Path(__file__).parent / "corpus" / "hostile_requests.json"
+MANIFEST = REPO / "tests" / "reliability" / "corpus" / "hostile_requests.json"
 _PLACEHOLDER = "\x00raw:{}\x00"
 
 
