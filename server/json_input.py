@@ -18,7 +18,7 @@ from msgspec.structs import astuple
 
 from server.batch import Batch
 from server.contract import ServingContract
-from server.errors import ErrorCollector, InvalidRecords, MalformedBody, TooLarge
+from server.errors import JSON_ROWS, ErrorCollector, InvalidRecords, MalformedBody, TooLarge
 from server.rules import ID_FIELD, check_id, json_type_name
 
 
@@ -75,7 +75,7 @@ class JsonParser:
             )
         students = [decoded] if single else decoded
         self._check_size(len(students))
-        errors = ErrorCollector()
+        errors = ErrorCollector(JSON_ROWS)
         for row, student in enumerate(students, 1):
             if not isinstance(student, dict):
                 errors.add(row, None, f"expected a student object; got {json_type_name(student)}")

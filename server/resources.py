@@ -44,7 +44,13 @@ class Predictions:
             )
         # Options are opt-in: a request without a query string takes the plain path.
         options = self._model.contract.parse_options(req.params) if req.params else None
-        batch = parser.parse(self._read_body(req))
+        body = self._read_body(req)
+        if media_type == MEDIA_CSV:
+            table = parser.read(body)
+            batch = table.batch
+            resp.set_header("X-Input-Encoding", table.encoding)
+        else:
+            batch = parser.parse(body)
         req.context.rows = batch.size
         if options is None:
             scored = Scored(self._model.scores(batch.columns) if batch.size else [])
