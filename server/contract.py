@@ -101,6 +101,8 @@ class ServingContract:
             if not self.explainable:
                 return "explain is not available: this model carries no reference student"
             return f"explain={value!r} is not allowed; use explain=true or explain=false"
+        if name == "echo":
+            return f"echo={value!r} is not allowed; use echo=all (text/csv requests only)"
         if not self.interval_levels:
             return "interval is not available: this model carries no intervals"
         allowed = ", ".join(map(str, self.interval_levels))
@@ -173,8 +175,15 @@ def _options_type(model: ModelContract) -> type[msgspec.Struct]:
     explain = Annotated[
         bool, msgspec.Meta(description="add each field's points and the baseline they start from")
     ]
+    echo = Annotated[
+        Literal["all"] | None,
+        msgspec.Meta(
+            description="all (text/csv only): every column sent, in order, before the answer's"
+        ),
+    ]
     return msgspec.defstruct(
-        "PredictionOptions", [("interval", interval, None), ("explain", explain, False)]
+        "PredictionOptions",
+        [("interval", interval, None), ("explain", explain, False), ("echo", echo, None)],
     )
 
 

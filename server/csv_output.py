@@ -1,4 +1,5 @@
-"""CSV answers: a math_score column, after an id column if the request had one."""
+"""CSV answers: a math_score column, after an id column if the request had one,
+or (?echo=all, and score_file's default) after every column the request sent."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ import csv
 import io
 from typing import TYPE_CHECKING
 
+from server.csv_text import BOM
 from server.rules import ID_FIELD
 
 if TYPE_CHECKING:
+    from server.csv_input import CsvTable
     from server.model import Scored
 
 
@@ -32,6 +35,16 @@ class _ScoreText(dict):
 SCORE_TEXT = _ScoreText((h / 100, str(h / 100)) for h in range(-5000, 15001) if h)
 
 
+class _CommaScoreText(dict):
+    """SCORE_TEXT with a decimal comma, for files whose separator is ";"."""
+
+    def __missing__(self, score: float) -> str:
+        return str(score).replace(".", ",")
+
+
+SCORE_TEXT_COMMA = _CommaScoreText((k, v.replace(".", ",")) for k, v in SCORE_TEXT.items())
+
+
 def csv_response(scores: list[float], ids: list | None) -> bytes:
     """The CSV answer: a math_score column, after an id column if the request had one."""
     if ids is None:
@@ -51,7 +64,7 @@ def write_scored_rows(out, ids: list, scores: list[float]) -> None:
 
     QUOTE_MINIMAL quotes the line terminator ("\n") but not a lone "\r", at which
     readers also end a row: quote every field when an id holds one."""
-    if _joinable(ids):
+    if joinable(ids):
         parts = ["", ",", "", "\n"] * len(ids)
         parts[0::4] = ids
         parts[2::4] = map(SCORE_TEXT.__getitem__, scores)  # ValueError if the lengths differ
@@ -64,12 +77,13 @@ def write_scored_rows(out, ids: list, scores: list[float]) -> None:
     writer.writerows(zip(ids, scores, strict=True))
 
 
-def answer_columns(scored: Scored) -> list[tuple[str, list[str]]]:
+def answer_columns(scored: Scored, decimal_comma: bool = False) -> list[tuple[str, list[str]]]:
     """The CSV answer's columns after the id, as text: the score, then the interval
     and the contributions when asked for (the JSON answer's fields, flattened)."""
+    table = SCORE_TEXT_COMMA if decimal_comma else SCORE_TEXT
 
     def text(values: list[float]) -> list[str]:
-        return list(map(SCORE_TEXT.__getitem__, values))
+        return list(map(table.__getitem__, values))
 
     rows = len(scored.scores)
     columns = [("math_score", text(scored.scores))]
@@ -81,7 +95,7 @@ def answer_columns(scored: Scored) -> list[tuple[str, list[str]]]:
         ]
     if scored.contributions is not None:
         columns += [(f"contribution_{n}", text(p)) for n, p in scored.contributions.items()]
-        columns.append(("baseline", [SCORE_TEXT[scored.baseline]] * rows))
+        columns.append(("baseline", [table[scored.baseline]] * rows))
     return columns
 
 
@@ -98,7 +112,7 @@ def csv_answer(scored: Scored, ids: list | None) -> bytes:
 def write_answer_rows(out, ids: list | None, columns: list[list[str]]) -> None:
     """CSV rows of text columns that never need quoting, after the ids if any, as
     csv.writer writes them (see write_scored_rows for the quoting of ids)."""
-    if ids is not None and not _joinable(ids):
+    if ids is not None and not joinable(ids):
         carriage_return = any(isinstance(i, str) and "\r" in i for i in ids)
         quoting = csv.QUOTE_ALL if carriage_return else csv.QUOTE_MINIMAL
         csv.writer(out, lineterminator="\n", quoting=quoting).writerows(
@@ -109,10 +123,36 @@ def write_answer_rows(out, ids: list | None, columns: list[list[str]]) -> None:
     out.write("".join([",".join(row) + "\n" for row in rows]))
 
 
-def _joinable(ids: list) -> bool:
+def joinable(ids: list) -> bool:
     """Every id a str that csv.writer would write as it is."""
     try:
         joined = "".join(ids)
     except TypeError:
         return False
     return not any(c in joined for c in ',"\n\r')
+
+
+def echo_answer(table: CsvTable, scored: Scored) -> bytes:
+    """The request's header and student lines, each followed by the answer's
+    columns, in the request's separator (and decimal comma); UTF-8, after a
+    byte-order mark when the request was not plain UTF-8, so that the
+    spreadsheet which wrote it reads it back."""
+    columns = answer_columns(scored, table.dialect.decimal_comma)
+    delimiter = table.dialect.delimiter
+    head = delimiter.join([table.header, *(name for name, _ in columns)]) + "\n"
+    body = joined_rows(table.lines, [values for _, values in columns], delimiter)
+    return ((BOM if table.answer_needs_bom else "") + head + body).encode()
+
+
+def joined_rows(prefixes: list[str] | None, columns: list[list[str]], delimiter: str) -> str:
+    """Rows of text cells that need no quoting, each after its prefix (a record's
+    text, already written as CSV) if any, joined at C speed."""
+    fields = [*([prefixes] if prefixes is not None else []), *columns]
+    if not fields or not fields[0]:
+        return ""
+    width = 2 * len(fields)  # each field, then a delimiter or the line end
+    parts = [delimiter] * (len(fields[0]) * width)
+    for position, values in enumerate(fields):
+        parts[2 * position :: width] = values  # ValueError if the lengths differ
+    parts[width - 1 :: width] = ["\n"] * len(fields[0])
+    return "".join(parts)

@@ -9,10 +9,12 @@ separator where the decimal separator is a comma) scores may have a decimal comm
 
 from __future__ import annotations
 
+import codecs
 import csv
 from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from model_store.contract import normalise_column_name
 from server.errors import InvalidRecords, MalformedBody
@@ -20,6 +22,7 @@ from server.errors import InvalidRecords, MalformedBody
 UTF8 = "utf-8"
 WINDOWS_1252 = "windows-1252"
 BOM = "\ufeff"
+BOM_BYTES = BOM.encode()
 SEPARATOR_NAMES = {",": "a comma", ";": "a semicolon", "\t": "a tab"}
 
 
@@ -48,7 +51,7 @@ class CsvText:
 
 def decode(body: bytes) -> CsvText:
     """The body's text: UTF-8 if it is valid UTF-8, else Windows-1252."""
-    bom = body.startswith(BOM.encode())
+    bom = body.startswith(BOM_BYTES)
     try:
         return CsvText(body.decode("utf-8-sig"), UTF8, bom)
     except UnicodeDecodeError as exc:
@@ -75,44 +78,37 @@ def _line_of(data: bytes, offset: int) -> int:
     return data.count(b"\n", 0, offset) + 1
 
 
-class StreamDecoder:
-    """Decodes a file chunk by chunk (each cut at a line end) as `decode` decodes
-    it whole: UTF-8 until a chunk is not, then Windows-1252, which reads ASCII
-    alike, if everything before was ASCII."""
+def file_encoding(stream: BinaryIO, block_bytes: int = 1 << 20) -> tuple[str, bool]:
+    """How `decode` would read the whole file: (its encoding, whether it starts
+    with a byte-order mark). Reads the stream to its end."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    bom = stream.read(len(BOM_BYTES)) == BOM_BYTES
+    stream.seek(0)
+    lines = 0
+    try:
+        while block := stream.read(block_bytes):
+            decoder.decode(block)
+            lines += block.count(b"\n")
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError as exc:
+        if bom:
+            raise MalformedBody(
+                f"the CSV file starts as UTF-8 (a byte-order mark) but line "
+                f"{lines + _line_of(block, exc.start)} is not UTF-8: save the file again "
+                "as CSV UTF-8"
+            ) from None
+        return WINDOWS_1252, False
+    return UTF8, bom
 
-    def __init__(self) -> None:
-        self.encoding = UTF8
-        self.bom = False
-        self._ascii_so_far = True
-        self._lines = 0  # before this chunk
-        self._first = True
 
-    def decode(self, chunk: bytes) -> str:
-        """The chunk's text; MalformedBody naming the line of a byte it cannot read."""
-        first, self._first = self._first, False
-        lines = self._lines
-        self._lines += chunk.count(b"\n")
-        if first:
-            self.bom = chunk.startswith(BOM.encode())
-        if self.encoding == UTF8:
-            try:
-                text = chunk.decode("utf-8-sig" if first else "utf-8")
-            except UnicodeDecodeError as exc:
-                if self.bom or not self._ascii_so_far:
-                    line = lines + _line_of(chunk, exc.start)
-                    raise MalformedBody(
-                        f"the CSV file is UTF-8 up to line {line}, which is not "
-                        "(two encodings in one file?): save it again as CSV UTF-8"
-                    ) from None
-                self.encoding = WINDOWS_1252
-            else:
-                self._ascii_so_far = self._ascii_so_far and text.isascii()
-                return text
-        try:
-            return chunk.decode("cp1252")
-        except UnicodeDecodeError as exc:
-            line = lines + _line_of(chunk, exc.start)
-            raise MalformedBody(not_text_message(chunk[exc.start], line)) from None
+def decode_chunk(chunk: bytes, encoding: str, first: bool, lines_before: int) -> str:
+    """A piece of a file `file_encoding` has read, cut at a line end."""
+    codec = "cp1252" if encoding == WINDOWS_1252 else "utf-8-sig" if first else "utf-8"
+    try:
+        return chunk.decode(codec)
+    except UnicodeDecodeError as exc:
+        line = lines_before + _line_of(chunk, exc.start)
+        raise MalformedBody(not_text_message(chunk[exc.start], line)) from None
 
 
 def first_line(text: str) -> str:

@@ -7,8 +7,8 @@ import msgspec
 
 from server.contract import Status
 from server.csv_input import CsvParser
-from server.csv_output import csv_answer, csv_response
-from server.errors import ModelUnavailable, TooLarge, UnsupportedMediaType
+from server.csv_output import csv_answer, csv_response, echo_answer
+from server.errors import InvalidOption, ModelUnavailable, TooLarge, UnsupportedMediaType
 from server.json_input import JsonParser
 from server.model import Scored, ServedModel
 from server.request_context import StudyRequest
@@ -44,9 +44,14 @@ class Predictions:
             )
         # Options are opt-in: a request without a query string takes the plain path.
         options = self._model.contract.parse_options(req.params) if req.params else None
+        echo = options is not None and options.echo is not None
+        if echo and media_type != MEDIA_CSV:
+            raise InvalidOption(
+                "echo=all applies to text/csv requests only; a JSON answer echoes each id"
+            )
         body = self._read_body(req)
         if media_type == MEDIA_CSV:
-            table = parser.read(body)
+            table = parser.read(body, keep_lines=echo)
             batch = table.batch
             resp.set_header("X-Input-Encoding", table.encoding)
         else:
@@ -59,7 +64,9 @@ class Predictions:
         resp.set_header("X-Model-Version", self._model.version)
         if media_type == MEDIA_CSV:
             resp.content_type = f"{MEDIA_CSV}; charset=utf-8"  # text/* defaults to ASCII or Latin-1
-            if scored.interval_level is None and scored.contributions is None:
+            if echo:
+                resp.data = echo_answer(table, scored)
+            elif scored.interval_level is None and scored.contributions is None:
                 resp.data = csv_response(scored.scores, batch.ids)
             else:
                 resp.data = csv_answer(scored, batch.ids)
