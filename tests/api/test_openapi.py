@@ -144,9 +144,10 @@ def test_the_options_are_documented_with_the_models_levels(optioned_model, spec)
         return {p["name"]: p["schema"] for p in parameters if p["in"] == "query"}
 
     optioned = options(make_client(optioned_model).simulate_get("/openapi.json").json)
-    assert set(optioned) == {"interval", "explain"}
+    assert set(optioned) == {"interval", "explain", "echo"}
     assert {"enum": [80, 90, 95]} in optioned["interval"]["anyOf"]
     assert optioned["explain"]["type"] == "boolean"
+    assert {"enum": ["all"]} in optioned["echo"]["anyOf"]
     assert options(spec)["interval"]["type"] == "null"  # the committed model carries none
 
 
