@@ -1,0 +1,29 @@
+"""`make serve` (the Procfile's command) with its port taken: one line that says
+so and how to set PORT, instead of Gunicorn's five retries."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+
+from tests.server.conftest import REPO, procfile_web_command, server_environment
+
+
+def test_a_taken_port_is_one_line_naming_port(store):
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        finished = subprocess.run(
+            procfile_web_command(), cwd=REPO, env=server_environment(store.root, PORT=str(port)),
+            capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+    assert finished.returncode != 0
+    output = finished.stdout + finished.stderr
+    ours = [line for line in output.splitlines() if "PORT" in line]
+    assert ours == [
+        f"studypredict: cannot serve: port {port} on 127.0.0.1 is already in use (another "
+        f"server?); set PORT to a free one, e.g. PORT={port + 1} make serve"
+    ]
+    assert "Connection in use" not in output
+    assert "Retrying" not in output
