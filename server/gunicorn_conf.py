@@ -82,11 +82,13 @@ def port_problem(host: str, port: int) -> str | None:
 def on_starting(server) -> None:
     # Before Gunicorn binds, which would retry five times and say nothing of PORT.
     # Not when it is handed its sockets (a USR2 upgrade, systemd): they are bound.
+    # Only TCP addresses (a launcher may pass a bound socket: --bind fd://N).
     if not server.master_pid and not os.environ.get("LISTEN_FDS"):
-        problem = port_problem(HOST, settings.port)
-        if problem:
-            print(f"studypredict: cannot serve: {problem}", file=sys.stderr, flush=True)
-            os._exit(1)
+        for address in server.cfg.address:
+            problem = port_problem(*address) if isinstance(address, tuple) else None
+            if problem:
+                print(f"studypredict: cannot serve: {problem}", file=sys.stderr, flush=True)
+                os._exit(1)
     metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]
     for name in os.listdir(metrics_dir):  # counts start at zero with the server
         if name.endswith(".db"):

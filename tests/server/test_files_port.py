@@ -3,10 +3,12 @@ so and how to set PORT, instead of Gunicorn's five retries."""
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
+import time
 
-from tests.server.conftest import REPO, procfile_web_command, server_environment
+from tests.server.conftest import REPO, free_port, procfile_web_command, server_environment
 
 
 def test_a_taken_port_is_one_line_naming_port(store):
@@ -27,3 +29,31 @@ def test_a_taken_port_is_one_line_naming_port(store):
     ]
     assert "Connection in use" not in output
     assert "Retrying" not in output
+
+
+def test_the_check_follows_the_address_gunicorn_binds(store, tmp_path):
+    """A launcher's own --bind wins over PORT: a taken PORT does not stop it."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        taken = holder.getsockname()[1]
+        port = free_port()
+        log = open(tmp_path / "server.log", "wb")
+        process = subprocess.Popen(
+            [*procfile_web_command(), "--bind", f"127.0.0.1:{port}"], cwd=REPO,
+            env=server_environment(store.root, PORT=str(taken)), stdout=log, stderr=log,
+            start_new_session=True,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 20
+            while (
+                f"Listening at: http://127.0.0.1:{port}"
+                not in (tmp_path / "server.log").read_text()
+            ):
+                assert process.poll() is None, (tmp_path / "server.log").read_text()
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=35)
+            log.close()
