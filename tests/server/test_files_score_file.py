@@ -9,6 +9,7 @@ import io
 
 import pytest
 
+from server.model import load_verified_model
 from server.score_file import ScoringStopped, main, score_file
 from tests.server.spreadsheets import (
     ACCENTED_IDS,
@@ -82,8 +83,8 @@ def test_bytes_no_encoding_reads_are_one_error_line_and_no_output(tmp_path, mode
     assert main([str(tmp_path / "in.csv"), str(tmp_path / "out.csv"), "--quiet"]) == 1
     err = capsys.readouterr().err.strip()
     assert err == (
-        "error: the CSV file is neither UTF-8 nor Windows-1252 text (byte 0x81 on line 5): "
-        "save it from the spreadsheet as CSV UTF-8"
+        f"error: {tmp_path / 'in.csv'}: the CSV file is neither UTF-8 nor Windows-1252 text "
+        "(byte 0x81 on line 5): save it from the spreadsheet as CSV UTF-8"
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
 
@@ -166,3 +167,26 @@ def test_scores_only_writes_the_id_and_the_score(tmp_path, model):
     lines = (tmp_path / "out.csv").read_text().splitlines()
     assert lines[0] == "id,math_score"
     assert [line.split(",")[0] for line in lines[1:]] == ["s0", "s1", "s2"]
+
+
+def test_worker_processes_write_what_one_process_writes(tmp_path, model, store):
+    cohort = students(model, 400)
+    cohort[7]["id"] = "two\nlines"
+    cohort[300]["gender"] = "x"
+    (tmp_path / "in.csv").write_bytes(spreadsheet_csv(table(cohort), **EXCEL_EUROPEAN))
+    outputs = []
+    for jobs in (1, 2):
+        read = score_file(
+            model, tmp_path / "in.csv", tmp_path / f"out{jobs}.csv", tmp_path / f"rej{jobs}.csv",
+            chunk_bytes=1000, progress=False, jobs=jobs,
+            load_model=lambda: load_verified_model(store, model.version, threads=1),
+        )  # fmt: skip
+        assert (read.scored, read.rejected) == (399, 1)
+        outputs.append([(tmp_path / f"{n}{jobs}.csv").read_bytes() for n in ("out", "rej")])
+    assert outputs[0] == outputs[1]
+    with pytest.raises(ScoringStopped, match=r"row 302, column gender: 'x' is not an allowed"):
+        score_file(
+            model, tmp_path / "in.csv", tmp_path / "out.csv", chunk_bytes=1000, progress=False,
+            jobs=2, load_model=lambda: load_verified_model(store, model.version, threads=1),
+        )  # fmt: skip
+    assert not (tmp_path / "out.csv").exists()
