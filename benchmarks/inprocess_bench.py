@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import time
+import timeit
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -32,6 +32,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 from sklearn.linear_model import Ridge
 
+from benchmarks import verdict
 from export.convert import to_onnx_bytes
 from export.metadata import input_schema
 from model_store.onnx_io import build_feeds, open_session, predict
@@ -60,23 +61,12 @@ class Row:
 
 
 def time_call(call: Callable[[], object], min_time: float) -> float:
-    """Milliseconds of one call: the best of ROUNDS rounds lasting `min_time` in all.
-
-    The best rather than the median, as timeit does: on a shared machine other
-    processes only ever add time, and both engines get the same treatment.
-    """
+    """Milliseconds of one call: the best of ROUNDS rounds lasting `min_time` in all (on a
+    shared machine other processes only ever add time)."""
     call()  # warm-up: first-call allocations and caches are not the steady state
-    start = time.perf_counter()
-    call()
-    once = max(time.perf_counter() - start, 1e-9)
-    calls = max(1, round(min_time / ROUNDS / once))
-    best = math.inf
-    for _ in range(ROUNDS):
-        start = time.perf_counter()
-        for _ in range(calls):
-            call()
-        best = min(best, (time.perf_counter() - start) / calls)
-    return best * 1000
+    timer = timeit.Timer(call)
+    number = max(1, round(min_time / ROUNDS / max(timer.timeit(1), 1e-9)))
+    return min(timer.repeat(ROUNDS, number)) / number * 1000
 
 
 def run(batch_sizes: Sequence[int], min_time: float) -> list[Row]:
@@ -103,18 +93,12 @@ def run(batch_sizes: Sequence[int], min_time: float) -> list[Row]:
 
 
 def table(rows: Sequence[Row]) -> str:
-    lines = [
-        "| batch size | scikit-learn ms/call | onnxruntime ms/call | scikit-learn rows/s "
-        "| onnxruntime rows/s | speedup | max abs diff |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r.batch_size:,} | {r.sklearn_ms:,.3f} | {r.onnx_ms:,.3f} "
-            f"| {r.batch_size / r.sklearn_ms * 1000:,.0f} | {r.batch_size / r.onnx_ms * 1000:,.0f} "
-            f"| {r.speedup:,.1f}× | {r.max_abs_diff:.1e} |"
-        )
-    return "\n".join(lines) + "\n"
+    header = ["batch size", "scikit-learn ms/call", "onnxruntime ms/call", "scikit-learn rows/s",
+              "onnxruntime rows/s", "speedup", "max abs diff"]  # fmt: skip
+    cells = [[f"{r.batch_size:,}", f"{r.sklearn_ms:,.3f}", f"{r.onnx_ms:,.3f}",
+              f"{r.batch_size / r.sklearn_ms * 1e3:,.0f}", f"{r.batch_size / r.onnx_ms * 1e3:,.0f}",
+              f"{r.speedup:,.1f}×", f"{r.max_abs_diff:.1e}"] for r in rows]  # fmt: skip
+    return verdict.table(header, cells)
 
 
 def chart(rows: Sequence[Row], path: Path) -> None:
@@ -155,17 +139,10 @@ def main(argv: Sequence[str] | None = None) -> Path:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--batch-sizes",
-        default=",".join(map(str, BATCH_SIZES)),
-        help="comma-separated students per call",
-    )
-    parser.add_argument(
-        "--min-time",
-        type=float,
-        default=MIN_TIME_S,
-        help=f"seconds per engine and batch size (default {MIN_TIME_S})",
-    )
+    parser.add_argument("--batch-sizes", default=",".join(map(str, BATCH_SIZES)),
+                        help="comma-separated students per call")  # fmt: skip
+    parser.add_argument("--min-time", type=float, default=MIN_TIME_S,
+                        help="seconds per engine and batch size")  # fmt: skip
     parser.add_argument("--reports-dir", type=Path, default=REPORTS)
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.batch_sizes.split(",")]

@@ -15,15 +15,16 @@ from pathlib import Path
 import pandas as pd
 import skops.io
 
+from export.card import render_card
 from export.convert import to_onnx_bytes
 from export.coverage import CoverageError, certify_intervals
 from export.drift_reference import drift_reference
 from export.metadata import build_metadata, input_schema
-from export.parity import ParityError, certify, measure_parity
+from export.parity import ParityError, certify, fitted_features, measure_parity
 from export.reference import reference
 from model_store.onnx_io import build_feeds, open_session, predict
 from model_store.store import DEFAULT_ROOT, ModelStore, StoreError
-from train.columns import CATEGORICAL_FEATURES, FEATURES, TARGET
+from train.columns import CATEGORICAL_FEATURES, TARGET
 from train.run_files import (
     DEFAULT_MIN_R2,
     DEFAULT_RUNS_DIR,
@@ -47,6 +48,10 @@ TRUSTED_TYPES = frozenset(
         "sklearn._loss._loss.CyHalfSquaredError",
     }
 )
+
+
+# What the metadata and the model card need that runs made before them lack.
+RUN_KEYS_FOR_THE_CARD = ("group_errors", "excluded_features", "exclusion_cost")
 
 
 class ExportError(Exception):
@@ -76,6 +81,12 @@ def read_split(path: Path) -> pd.DataFrame:
 
 def export_run(run_dir: Path, store: ModelStore, min_r2: float, promote: bool = True) -> str:
     run = json.loads((run_dir / RUN_FILE).read_text(encoding="utf-8"))
+    missing = [key for key in RUN_KEYS_FOR_THE_CARD if key not in run]
+    if missing:
+        raise ExportError(
+            f"{run_dir}: was trained by an older `python -m train` (no {', '.join(missing)} in "
+            f"{RUN_FILE}); train again"
+        )
     holdout_r2 = run["metrics"]["holdout_r2"]
     # The floor training was given still holds: a run train refused is never published.
     floor = max(min_r2, run.get("min_r2", min_r2))
@@ -94,13 +105,20 @@ def export_run(run_dir: Path, store: ModelStore, min_r2: float, promote: bool = 
     report = measure_parity(pipeline, onnx_bytes, schema_only, pd.concat([holdout, train]))
     certify(report)
     session = open_session(onnx_bytes)
-    served = predict(session, build_feeds(schema_only, {n: holdout[n].tolist() for n in FEATURES}))
+    features = fitted_features(pipeline)
+    served = predict(session, build_feeds(schema_only, {n: holdout[n].tolist() for n in features}))
     intervals = certify_intervals(run.get("intervals"), served, holdout[TARGET].to_numpy(), target)
     metadata = build_metadata(run, pipeline, holdout, parity=report, onnx_bytes=onnx_bytes)
     metadata["intervals"] = intervals
     metadata["reference"] = reference(metadata, train, session)
     metadata["drift_reference"] = drift_reference(metadata, train)
-    return store.publish(onnx_bytes, metadata, promote=promote)
+    return store.publish(
+        onnx_bytes,
+        metadata,
+        promote=promote,
+        # The card plots the scores as served: the ONNX graph's, clipped to the target's range.
+        card=lambda published: render_card(published, holdout[TARGET], served),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

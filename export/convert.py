@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import onnx
 from onnx import helper, numpy_helper
@@ -20,7 +22,7 @@ CLIP_BOUNDS_AS_INPUTS_OPSET = 11
 UNCLIPPED_OUTPUT = f"{TARGET}_unclipped"
 
 
-def input_types() -> list[tuple[str, object]]:
+def input_types(features: Sequence[str] = FEATURES) -> list[tuple[str, object]]:
     """One (n, 1) input per feature, named as the feature: strings or float32 scores."""
     return [
         (
@@ -29,7 +31,7 @@ def input_types() -> list[tuple[str, object]]:
             if name in CATEGORICAL_FEATURES
             else FloatTensorType([None, 1]),
         )
-        for name in FEATURES
+        for name in features
     ]
 
 
@@ -60,7 +62,8 @@ def to_onnx_bytes(
     """The pipeline as ONNX bytes, its output clipped to `target_range` (minimum, maximum)."""
     model = to_onnx(
         pipeline,
-        initial_types=input_types(),
+        # The features it was fitted on: every one but those excluded from training.
+        initial_types=input_types([str(name) for name in pipeline.feature_names_in_]),
         final_types=[(TARGET, FloatTensorType([None, 1]))],
         target_opset=TARGET_OPSET,
     )

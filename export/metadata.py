@@ -10,7 +10,7 @@ from sklearn.pipeline import Pipeline
 
 from export.parity import ParityReport, clipped_predictions
 from model_store.schema import CATEGORICAL, NUMERIC
-from train.columns import CATEGORICAL_FEATURES, FEATURES, SCORE_MAX, SCORE_MIN, TARGET
+from train.columns import CATEGORICAL_FEATURES, SCORE_MAX, SCORE_MIN, TARGET
 from train.pipeline import CATEGORIES_TRANSFORMER, PREPROCESS_STEP
 
 EXPORT_LIBRARIES = ("skl2onnx", "onnx", "onnxruntime")
@@ -19,10 +19,12 @@ PARITY_SAMPLE_ROWS = 20
 
 def input_schema(pipeline: Pipeline) -> dict:
     """Features in ONNX input order; categories are those the fitted encoder knows."""
-    encoder = pipeline.named_steps[PREPROCESS_STEP].named_transformers_[CATEGORIES_TRANSFORMER]
-    categories = dict(zip(CATEGORICAL_FEATURES, encoder.categories_, strict=True))
+    encoder = pipeline.named_steps[PREPROCESS_STEP].named_transformers_.get(CATEGORIES_TRANSFORMER)
+    categories = (
+        dict(zip(encoder.feature_names_in_, encoder.categories_, strict=True)) if encoder else {}
+    )
     features = []
-    for name in FEATURES:
+    for name in pipeline.feature_names_in_:  # every feature but those excluded
         if name in categories:
             features.append(
                 {
@@ -45,10 +47,11 @@ def parity_sample(pipeline: Pipeline, holdout: pd.DataFrame) -> dict:
     """A few holdout records with scikit-learn's answers, so `verify` and the server
     can re-check parity later without scikit-learn."""
     rows = holdout.head(PARITY_SAMPLE_ROWS)
+    features = list(pipeline.feature_names_in_)
     records = [
         {
             name: (str(row[name]) if name in CATEGORICAL_FEATURES else float(row[name]))
-            for name in FEATURES
+            for name in features
         }
         for _, row in rows.iterrows()
     ]
@@ -65,7 +68,7 @@ def build_metadata(
         "onnx": {
             # What the graph imports, which can be below the ceiling asked of skl2onnx.
             "opset": {o.domain: o.version for o in onnx.load_from_string(onnx_bytes).opset_import},
-            "inputs": list(FEATURES),
+            "inputs": [str(name) for name in pipeline.feature_names_in_],
             "output": TARGET,
         },
         "estimator": run["estimator"],
@@ -77,6 +80,9 @@ def build_metadata(
             "tolerance": parity.tolerance,
         },
         "parity_sample": parity_sample(pipeline, holdout),
+        "group_errors": run["group_errors"],
+        "excluded_features": run["excluded_features"],
+        "exclusion_cost": run["exclusion_cost"],
         "training_data": run["training_data"],
         "seed": run["seed"],
         "libraries": {**run["libraries"], **{name: version(name) for name in EXPORT_LIBRARIES}},

@@ -9,7 +9,6 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from model_store.onnx_io import PARITY_TOLERANCE, build_feeds, open_session, predict
-from train.columns import FEATURES
 
 
 class ParityError(Exception):
@@ -26,9 +25,14 @@ class ParityReport:
     tolerance: float = PARITY_TOLERANCE
 
 
+def fitted_features(pipeline: Pipeline) -> list[str]:
+    """The features the pipeline was fitted on: all but those excluded from training."""
+    return [str(name) for name in pipeline.feature_names_in_]
+
+
 def clipped_predictions(pipeline: Pipeline, frame: pd.DataFrame, target: dict) -> np.ndarray:
     """scikit-learn's scores clipped to the target's range, as the ONNX graph clips them."""
-    predicted = pipeline.predict(frame[list(FEATURES)]).astype(np.float64)
+    predicted = pipeline.predict(frame[fitted_features(pipeline)]).astype(np.float64)
     return np.clip(predicted, target["minimum"], target["maximum"])
 
 
@@ -37,7 +41,7 @@ def measure_parity(
 ) -> ParityReport:
     """Run both on every row of `frame` and find the largest difference."""
     expected = clipped_predictions(pipeline, frame, metadata["schema"]["target"])
-    columns = {name: frame[name].tolist() for name in FEATURES}
+    columns = {name: frame[name].tolist() for name in fitted_features(pipeline)}
     got = predict(open_session(onnx_bytes), build_feeds(metadata, columns))
     diff = np.abs(got - expected)
     worst = int(np.argmax(diff)) if len(diff) else 0

@@ -1,4 +1,4 @@
-"""python -m model_store {list,show,promote,rollback,verify,clean}: manage published versions."""
+"""python -m model_store {list,show,diff,promote,rollback,verify,clean}: manage versions."""
 
 from __future__ import annotations
 
@@ -6,7 +6,10 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
+from pathlib import Path
 
+from model_store.diff import compare, format_diff
 from model_store.onnx_io import check_parity_sample, open_session
 from model_store.store import DEFAULT_ROOT, ModelStore, StoreError
 
@@ -18,6 +21,53 @@ def verify(store: ModelStore, version: str) -> str:
     stored = store.load(version)
     diff = check_parity_sample(open_session(stored.onnx_bytes), stored.metadata)
     return f"{version}: ok (sha256 {stored.metadata['model_sha256'][:12]}…, parity {diff:.2g})"
+
+
+def ask_on_terminal() -> Callable[[str], bool] | None:
+    """A yes/no question on the terminal, or None when stdin is not one (scripts, CI)."""
+    if not sys.stdin.isatty():
+        return None
+
+    def ask(question: str) -> bool:
+        try:
+            return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+        except EOFError:
+            return False
+
+    return ask
+
+
+def promote(store: ModelStore, version: str, confirm: Callable[[str], bool] | None) -> int:
+    """Show what switching to `version` changes, then switch if confirmed.
+
+    `confirm` None means no one can be asked: refuse, so a script never hangs on a prompt.
+    """
+    store.load(version)  # a missing or corrupt version is refused before anything else
+    try:
+        current = store.current_version()
+    except StoreError:
+        current = None
+    if current == version:
+        print(f"{version} is already the current version")
+        return 0
+    if current is not None:
+        try:
+            print(format_diff(compare(store, current, version)))
+        except StoreError as exc:  # e.g. the current version is corrupt: promoting is the fix
+            print(f"cannot compare with the current version {current}: {exc}")
+    if confirm is None:
+        print(
+            "error: not promoted: stdin is not a terminal, so there is no one to confirm; "
+            "pass --yes to promote without asking",
+            file=sys.stderr,
+        )
+        return 1
+    if not confirm(f"make {version} the current version?"):
+        print("not promoted")
+        return 1
+    store.promote(version)
+    print(f"current version: {version}")
+    return 0
 
 
 def clean(store: ModelStore, wait: float) -> int:
@@ -50,8 +100,23 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("list", help="versions, oldest first; * marks the current one")
     show = commands.add_parser("show", help="a version's metadata as JSON")
     show.add_argument("version", nargs="?", help="default: the current version")
-    promote = commands.add_parser("promote", help="make a version the current one")
-    promote.add_argument("version")
+    differ = commands.add_parser(
+        "diff", help="how many students' scores would move from version A to version B"
+    )
+    differ.add_argument("old", metavar="A")
+    differ.add_argument("new", metavar="B")
+    differ.add_argument(
+        "--cohort",
+        type=Path,
+        help="CSV of students to score (default: both versions' parity samples)",
+    )
+    promoter = commands.add_parser(
+        "promote", help="show the diff from the current version, then make VERSION current"
+    )
+    promoter.add_argument("version")
+    promoter.add_argument(
+        "--yes", action="store_true", help="do not ask for confirmation (for scripts)"
+    )
     commands.add_parser("rollback", help="promote the version published before the current one")
     check = commands.add_parser("verify", help="check SHA-256 and parity of versions")
     check.add_argument("version", nargs="*", help="default: every version")
@@ -88,9 +153,10 @@ def main(argv: list[str] | None = None) -> int:
                 )
         elif args.command == "show":
             print(json.dumps(store.metadata(args.version or store.current_version()), indent=2))
+        elif args.command == "diff":
+            print(format_diff(compare(store, args.old, args.new, args.cohort)))
         elif args.command == "promote":
-            store.promote(args.version)
-            print(f"current version: {args.version}")
+            return promote(store, args.version, (lambda _: True) if args.yes else ask_on_terminal())
         elif args.command == "rollback":
             version = store.previous_version()
             store.promote(version)

@@ -4,6 +4,10 @@
       CURRENT                    the served version's id, one line
       versions/<id>/model.onnx   the ONNX graph
       versions/<id>/metadata.json
+      versions/<id>/card.html    the model card (versions published with one)
+
+`metadata.json` records each other file's SHA-256 under "sha256_manifest" (and the
+model's, as before, under "model_sha256"); every read checks the file against it.
 
 A version is immutable: it is assembled in a hidden staging folder and appears
 under `versions/` by one atomic rename, files read-only. `CURRENT` is replaced
@@ -36,7 +40,7 @@ import shutil
 import stat
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +49,8 @@ VERSIONS_DIR = "versions"
 POINTER_FILE = "CURRENT"
 MODEL_FILE = "model.onnx"
 METADATA_FILE = "metadata.json"
+CARD_FILE = "card.html"
+MANIFEST_KEY = "sha256_manifest"
 FORMAT_VERSION = 1
 _STAGING_PREFIX = ".staging-"
 
@@ -143,6 +149,27 @@ class ModelStore:
             )
         return StoredModel(version=version, metadata=metadata, onnx_bytes=onnx_bytes)
 
+    def card(self, version: str) -> bytes:
+        """A version's model card (HTML), refused if its SHA-256 differs from the manifest's."""
+        metadata = self.metadata(version)
+        expected = metadata.get(MANIFEST_KEY, {}).get(CARD_FILE)
+        if expected is None:
+            raise StoreError(
+                f"version {version} has no model card: it was published without one; "
+                f"publish the model again (python -m export) to get one"
+            )
+        path = self._version_dir(version) / CARD_FILE
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise IntegrityError(f"cannot read {path}: {exc}") from exc
+        if sha256_hex(data) != expected:
+            raise IntegrityError(
+                f"{path} has SHA-256 {sha256_hex(data)}, but its metadata records {expected}: "
+                f"the file was altered or corrupted; publish the model again"
+            )
+        return data
+
     def previous_version(self) -> str:
         """The version published just before the current one: what a rollback goes back to."""
         current = self.current_version()
@@ -153,23 +180,37 @@ class ModelStore:
 
     # -- writing ---------------------------------------------------------
 
-    def publish(self, onnx_bytes: bytes, metadata: dict, *, promote: bool = True) -> str:
+    def publish(
+        self,
+        onnx_bytes: bytes,
+        metadata: dict,
+        *,
+        promote: bool = True,
+        card: Callable[[dict], bytes] | None = None,
+    ) -> str:
         """Add a new immutable version and (by default) make it current. Returns its id.
 
         `metadata` is completed here with what the store guarantees: version id,
-        format, creation time and the model's SHA-256. Staging folders left by
+        format, creation time and the SHA-256 of every file. `card`, given the completed
+        metadata, renders the version's model card. Staging folders left by
         killed publishes are removed first, unless another publish is in
         progress; a leftover that cannot be removed is logged, never an error.
         """
         self._versions.mkdir(parents=True, exist_ok=True)
         digest = sha256_hex(onnx_bytes)
         with self._publishing():
-            version = self._add_version(onnx_bytes, metadata, digest)
+            version = self._add_version(onnx_bytes, metadata, digest, card)
         if promote:
             self.promote(version)
         return version
 
-    def _add_version(self, onnx_bytes: bytes, metadata: dict, digest: str) -> str:
+    def _add_version(
+        self,
+        onnx_bytes: bytes,
+        metadata: dict,
+        digest: str,
+        card: Callable[[dict], bytes] | None,
+    ) -> str:
         # Microseconds, and a zero-padded retry number, keep ids in publication order
         # even for versions published within one second.
         now = time.time()
@@ -184,12 +225,18 @@ class ModelStore:
                 "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "model_file": MODEL_FILE,
                 "model_sha256": digest,
+                MANIFEST_KEY: {MODEL_FILE: digest},
             }
+            card_bytes = card(full) if card is not None else None
+            if card_bytes is not None:
+                full[MANIFEST_KEY] = {**full[MANIFEST_KEY], CARD_FILE: sha256_hex(card_bytes)}
             try:
                 staging.mkdir()
                 _write_durably(staging / MODEL_FILE, onnx_bytes)
+                if card_bytes is not None:
+                    _write_durably(staging / CARD_FILE, card_bytes)
                 _write_durably(staging / METADATA_FILE, _dump_json(full))
-                os.chmod(staging, 0o555)
+                os.chmod(staging, 0o555)  # nosec B103 # read-only on purpose: a version is immutable; models are not secret
                 try:
                     # Atomic: the version appears whole or not at all. A taken
                     # name (two publishes in one second) makes the rename fail.
@@ -365,5 +412,5 @@ def _log_cleanup(cleanup: StagingCleanup) -> None:
 
 
 def _remove_tree(path: Path) -> None:
-    os.chmod(path, 0o755)
+    os.chmod(path, 0o755)  # nosec B103 # writable again only to be deleted
     shutil.rmtree(path, ignore_errors=True)

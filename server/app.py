@@ -8,8 +8,10 @@ import os
 import falcon
 
 from model_store.store import ModelStore, StoreError
+from server.access import ApiKeyAccess
 from server.config import Settings, load_settings
 from server.errors import RequestRejected, handle_rejected, handle_unexpected, serialize_http_error
+from server.faults import failing_scores
 from server.metrics import MODEL_INFO, Metrics
 from server.middleware import InjectedDelay
 from server.model import ServedModel, load_verified_model
@@ -25,11 +27,12 @@ logger = logging.getLogger(__name__)
 def _bare_app(settings: Settings) -> falcon.App:
     """Middleware and error handling, shared by the real app and the unavailable one."""
     middleware = [RequestTelemetry(AccessLog())]
+    if settings.api_keys or settings.metrics_keys:
+        middleware.append(ApiKeyAccess(settings.api_keys, settings.metrics_keys))
     if settings.test_delay_ms:
         middleware.append(InjectedDelay(settings.test_delay_ms, "/predictdata"))
     app = falcon.App(middleware=middleware, request_type=StudyRequest)
     app.req_options.strip_url_path_trailing_slash = True
-    app.req_options.keep_blank_qs_values = True  # "?interval=" is a bad value, not no value
     app.add_route("/health", Health())
     app.add_error_handler(Exception, handle_unexpected)
     app.add_error_handler(RequestRejected, handle_rejected)
@@ -40,10 +43,12 @@ def _bare_app(settings: Settings) -> falcon.App:
 def create_app(model: ServedModel, settings: Settings) -> falcon.App:
     """Routes and handlers only."""
     app = _bare_app(settings)
+    if settings.test_fault:
+        model = failing_scores(model)
     app.add_route("/predictdata", Predictions(model, settings.max_body_bytes, settings.max_rows))
     app.add_route("/ready", Ready(model))
     app.add_route("/model", ModelInfo(model))
-    app.add_route("/metrics", Metrics())
+    app.add_route("/metrics", Metrics(settings.metrics_dir))
     app.add_route("/openapi.json", OpenApi(model.contract, model.version))
     add_page_routes(app)
     MODEL_INFO.labels(model.version).set(1)

@@ -11,6 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from model_store.store import DEFAULT_ROOT
+from server.keys import (
+    API_KEYS_ENV,
+    METRICS_KEYS_ENV,
+    REQUIRE_KEYS_ENV,
+    KeyRing,
+    parse_key_hashes,
+)
 
 DEFAULT_PORT = 8000  # what Elastic Beanstalk's nginx proxies to
 DEFAULT_WORKERS = 2  # one per vCPU of a t3.small: the work is CPU-bound
@@ -21,9 +28,14 @@ DEFAULT_MAX_ROWS = 100_000
 # Tests only: milliseconds slept before every POST /predictdata, so the release
 # gate's tests can prove a slowed server is a no-go. Unset (0) in every deployment.
 TEST_DELAY_ENV = "STUDYPREDICT_TEST_DELAY_MS"
+# prometheus-client's multiprocess folder, set by the Gunicorn config (gunicorn_conf.py).
+METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # The Gunicorn master's hand-over to the workers it forks: the version it verified,
 # which they serve exactly (see hand_over_version).
 RESOLVED_VERSION_ENV = "STUDYPREDICT_RESOLVED_VERSION"
+# Tests only: "scoring" makes every prediction fail unexpectedly (a 500), its
+# error quoting the students, so the no-student-data-in-logs test can force one.
+TEST_FAULT_ENV = "STUDYPREDICT_TEST_FAULT"
 
 
 class ConfigError(Exception):
@@ -42,6 +54,10 @@ class Settings:
     ort_threads: int = DEFAULT_ORT_THREADS
     timeout: int = DEFAULT_TIMEOUT
     test_delay_ms: int = 0
+    test_fault: str | None = None
+    api_keys: KeyRing = KeyRing()  # empty: the data endpoints are open
+    metrics_keys: KeyRing = KeyRing()  # empty: /metrics takes the API keys
+    metrics_dir: str | None = None  # set: add up every worker's samples on GET /metrics
 
     @property
     def served_version(self) -> str | None:
@@ -63,21 +79,48 @@ def _positive_int(env: Mapping[str, str], name: str, default: int, maximum: int)
     return value
 
 
+def _key_ring(env: Mapping[str, str], name: str) -> KeyRing:
+    try:
+        return parse_key_hashes(env.get(name, ""))
+    except ValueError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw not in ("", "true", "false"):
+        raise ConfigError(f"{name}={raw!r} must be true or false")
+    return raw == "true"
+
+
 def load_settings(env: Mapping[str, str] = os.environ) -> Settings:
     store_dir = Path(env.get("MODEL_STORE_DIR") or DEFAULT_ROOT)
     if not store_dir.is_dir():
         raise ConfigError(f"MODEL_STORE_DIR={str(store_dir)!r} is not a folder")
+    api_keys = _key_ring(env, API_KEYS_ENV)
+    if _flag(env, REQUIRE_KEYS_ENV) and not api_keys:
+        raise ConfigError(
+            f"{REQUIRE_KEYS_ENV}=true but {API_KEYS_ENV} is empty: set it to NAME:SHA256 "
+            "entries (`python -m server.keys new NAME` prints one)"
+        )
+    fault = env.get(TEST_FAULT_ENV, "").strip() or None
+    if fault not in (None, "scoring"):
+        raise ConfigError(f"{TEST_FAULT_ENV}={fault!r}: the only fault is 'scoring'")
     return Settings(
         port=_positive_int(env, "PORT", DEFAULT_PORT, 65535),
         workers=_positive_int(env, "WEB_CONCURRENCY", DEFAULT_WORKERS, 64),
         store_dir=store_dir,
         model_version=env.get("MODEL_VERSION", "").strip() or None,
         resolved_version=env.get(RESOLVED_VERSION_ENV) or None,
+        metrics_dir=env.get(METRICS_DIR_ENV) or None,
         max_body_bytes=_positive_int(env, "MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, 2**31),
         max_rows=_positive_int(env, "MAX_ROWS", DEFAULT_MAX_ROWS, 10_000_000),
         ort_threads=_positive_int(env, "ORT_INTRA_OP_THREADS", DEFAULT_ORT_THREADS, 64),
         timeout=_positive_int(env, "GUNICORN_TIMEOUT", DEFAULT_TIMEOUT, 3600),
         test_delay_ms=_positive_int(env, TEST_DELAY_ENV, 0, 60_000),
+        test_fault=fault,
+        api_keys=api_keys,
+        metrics_keys=_key_ring(env, METRICS_KEYS_ENV),
     )
 
 

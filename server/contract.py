@@ -1,6 +1,6 @@
 """What the server reads and answers, derived once from the model's contract.
 
-The request record, the query options and the answers are msgspec Structs
+The request record and the answers are msgspec Structs
 built here when the model loads: the JSON decoder and encoder, the validation
 rules and GET /openapi.json (server/openapi.py) all come from them, so a field
 added to an answer is written in its Struct below and nowhere else.
@@ -8,17 +8,17 @@ added to an answer is written in its Struct below and nowhere else.
 
 # No `from __future__ import annotations`: msgspec reads the annotations of the
 # answer Structs made in _answer_types, whose types are local to that function.
-from collections.abc import Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import repeat
 from typing import TYPE_CHECKING, Annotated, Literal, Union
 
 import msgspec
-import msgspec.structs
 
 from model_store.contract import CategoricalFeature, ModelContract
 from model_store.store import IntegrityError
 from server.batch import Batch
-from server.errors import InvalidOption
+from server.options import QueryOptions
 from server.rules import ID_FIELD, INT64_BOUND, FeatureRule, rules_for
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ class ServingContract:
     model: ModelContract
     rules: tuple[FeatureRule, ...]
     student: type[msgspec.Struct]
-    options: type[msgspec.Struct]
+    options: QueryOptions
     contributions: type[msgspec.Struct]
     prediction: type[msgspec.Struct]
     single: type[msgspec.Struct]
@@ -63,7 +63,7 @@ class ServingContract:
             model=model,
             rules=rules_for(model),
             student=student,
-            options=_options_type(model),
+            options=QueryOptions(model),
             contributions=contributions,
             prediction=prediction,
             single=single,
@@ -75,80 +75,45 @@ class ServingContract:
     def from_metadata(cls, metadata: dict) -> "ServingContract":
         return cls.build(ModelContract.from_metadata(metadata))
 
-    @property
-    def interval_levels(self) -> tuple[int, ...]:
-        return tuple(self.model.intervals.levels) if self.model.intervals else ()
-
-    @property
-    def explainable(self) -> bool:
-        return self.model.reference is not None
-
-    def parse_options(self, params: Mapping[str, object]) -> msgspec.Struct:
-        """The query's options (`self.options`); InvalidOption naming the allowed values."""
-        for field in msgspec.structs.fields(self.options):
-            if field.name in params:
-                try:
-                    msgspec.convert({field.name: params[field.name]}, self.options, strict=False)
-                except msgspec.ValidationError:
-                    raise InvalidOption(self._not_allowed(field.name, params[field.name])) from None
-        options = msgspec.convert(params, self.options, strict=False)
-        if options.explain and not self.explainable:
-            raise InvalidOption(self._not_allowed("explain", params["explain"]))
-        return options
-
-    def _not_allowed(self, name: str, value: object) -> str:
-        if name == "explain":
-            if not self.explainable:
-                return "explain is not available: this model carries no reference student"
-            return f"explain={value!r} is not allowed; use explain=true or explain=false"
-        if name == "echo":
-            return f"echo={value!r} is not allowed; use echo=all (text/csv requests only)"
-        if not self.interval_levels:
-            return "interval is not available: this model carries no intervals"
-        allowed = ", ".join(map(str, self.interval_levels))
-        return f"interval={value!r} is not a level of this model; allowed: {allowed}"
-
     def answer(self, version: str, scored: "Scored", batch: Batch) -> msgspec.Struct:
-        """The JSON answer: one student's, or the cohort's in request order."""
-        scores = scored.scores
-        extras = self._extras(scored)
+        """The JSON answer: one student's, or the cohort's in request order.
+
+        Answers are made positionally, in Prediction's field order: the score,
+        the id, then the optional fields only when asked for."""
+        optional = self._optional_columns(scored)
         if batch.single:
             ident = batch.ids[0] if batch.ids is not None else msgspec.UNSET
-            more = extras[0] if extras else {}
-            return self.single(model_version=version, math_score=scores[0], id=ident, **more)
-        if extras is None and batch.ids is None:
-            predictions = [self.prediction(math_score=s) for s in scores]
-        elif extras is None:
-            predictions = [
-                self.prediction(id=msgspec.UNSET if i is None else i, math_score=s)
-                for i, s in zip(batch.ids, scores, strict=True)
-            ]
+            if not optional:
+                return self.single(scored.scores[0], ident, model_version=version)
+            first = [next(iter(column)) for column in optional]
+            return self.single(scored.scores[0], ident, *first, model_version=version)
+        if batch.ids is None and not optional:
+            predictions = list(map(self.prediction, scores := scored.scores))
         else:
-            ids = batch.ids if batch.ids is not None else [None] * len(scores)
-            predictions = [
-                self.prediction(id=msgspec.UNSET if i is None else i, math_score=s, **more)
-                for i, s, more in zip(ids, scores, extras, strict=True)
-            ]
+            if batch.ids is None:
+                ids = repeat(msgspec.UNSET)
+            else:
+                ids = [msgspec.UNSET if i is None else i for i in batch.ids]
+            predictions = list(map(self.prediction, scores := scored.scores, ids, *optional))
         return self.bulk(model_version=version, count=len(scores), predictions=predictions)
 
-    def _extras(self, scored: "Scored") -> list[dict] | None:
-        """The optional fields of each student's answer, or None when none was asked for."""
+    def _optional_columns(self, scored: "Scored") -> list[Iterable]:
+        """Prediction's fields after the id, each a column over the students; none
+        when no option was asked for."""
         if scored.interval_level is None and scored.contributions is None:
-            return None
-        extras = [{} for _ in scored.scores]
-        if scored.interval_level is not None:
-            for more, lower, upper in zip(extras, scored.lower, scored.upper, strict=True):
-                more.update(
-                    math_score_lower=lower, math_score_upper=upper,
-                    interval_level=scored.interval_level,
-                )  # fmt: skip
-        if scored.contributions is not None:
-            names = list(scored.contributions)
-            rows = zip(*scored.contributions.values(), strict=True)
-            for more, points in zip(extras, rows, strict=True):
-                more["contributions"] = self.contributions(**dict(zip(names, points, strict=True)))
-                more["baseline"] = scored.baseline
-        return extras
+            return []
+        unset = repeat(msgspec.UNSET)
+        if scored.interval_level is None:
+            interval = [unset, unset, unset]
+        else:
+            ends = [scored.lower.tolist(), scored.upper.tolist()]
+            interval = [*ends, repeat(scored.interval_level)]
+        if scored.contributions is None:
+            explained = [unset, unset]
+        else:
+            points = map(self.contributions, *(p.tolist() for p in scored.contributions.values()))
+            explained = [points, repeat(scored.baseline)]
+        return [*interval, *explained]
 
 
 def _student_record(model: ModelContract) -> type[msgspec.Struct]:
@@ -163,28 +128,6 @@ def _student_record(model: ModelContract) -> type[msgspec.Struct]:
         fields.append((feature.name, kind))
     fields.append((ID_FIELD, RecordId | None, None))
     return msgspec.defstruct("Student", fields, kw_only=True)
-
-
-def _options_type(model: ModelContract) -> type[msgspec.Struct]:
-    """POST /predictdata's query options, as far as this model can honour them."""
-    levels = tuple(model.intervals.levels) if model.intervals else ()
-    interval = Annotated[
-        Literal[levels] | None if levels else None,
-        msgspec.Meta(description="add a range that holds the true score this often, in %"),
-    ]
-    explain = Annotated[
-        bool, msgspec.Meta(description="add each field's points and the baseline they start from")
-    ]
-    echo = Annotated[
-        Literal["all"] | None,
-        msgspec.Meta(
-            description="all (text/csv only): every column sent, in order, before the answer's"
-        ),
-    ]
-    return msgspec.defstruct(
-        "PredictionOptions",
-        [("interval", interval, None), ("explain", explain, False), ("echo", echo, None)],
-    )
 
 
 def _answer_types(model: ModelContract) -> tuple[type[msgspec.Struct], ...]:
@@ -206,32 +149,27 @@ def _answer_types(model: ModelContract) -> tuple[type[msgspec.Struct], ...]:
     AnswerId = Annotated[str | int, msgspec.Meta(description="the student's id, as sent")]
     Points = Annotated[float, msgspec.Meta(description="points this field adds to the baseline")]
     Contributions = msgspec.defstruct(
-        "Contributions", [(name, Points) for name in model.feature_names], kw_only=True
+        "Contributions", [(name, Points) for name in model.feature_names]
     )
     Baseline = Annotated[
         float, msgspec.Meta(description="the score of the reference student (?explain)")
     ]
 
-    class StudentAnswer(msgspec.Struct, kw_only=True, omit_defaults=True):
-        """One student's answer; the optional fields only when asked for."""
+    class Prediction(msgspec.Struct, omit_defaults=True):
+        """One student of a cohort; the optional fields only when asked for."""
 
         math_score: Score
+        id: AnswerId | msgspec.UnsetType = msgspec.UNSET
         math_score_lower: Bound | msgspec.UnsetType = msgspec.UNSET
         math_score_upper: Bound | msgspec.UnsetType = msgspec.UNSET
         interval_level: Level | msgspec.UnsetType = msgspec.UNSET
         contributions: Contributions | msgspec.UnsetType = msgspec.UNSET
         baseline: Baseline | msgspec.UnsetType = msgspec.UNSET
 
-    class Prediction(StudentAnswer, kw_only=True, omit_defaults=True):
-        """One student of a cohort."""
-
-        id: AnswerId | msgspec.UnsetType = msgspec.UNSET
-
-    class SinglePrediction(StudentAnswer, kw_only=True, omit_defaults=True):
+    class SinglePrediction(Prediction, kw_only=True, omit_defaults=True):
         """The answer to one student object."""
 
         model_version: str
-        id: AnswerId | msgspec.UnsetType = msgspec.UNSET
 
     class BulkPrediction(msgspec.Struct, kw_only=True):
         """The answer to an array of students, in request order."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import heapq
 import logging
+import traceback
 from typing import Annotated
 
 import falcon
@@ -138,7 +139,25 @@ def serialize_http_error(req, resp, exc: falcon.HTTPError) -> None:
 def handle_unexpected(req: StudyRequest, resp, exc: Exception, params) -> None:
     """Our bug, not the caller's: log it with the request id, answer a generic 500."""
     request_id = req.context.request_id
-    logger.exception("unhandled error, request_id=%s %s %s", request_id, req.method, req.path)
+    logger.error(
+        "unhandled error, request_id=%s %s %s\n%s",
+        request_id, req.method, req.path, traceback_without_messages(exc),
+    )  # fmt: skip
     resp.status = falcon.HTTP_500
     resp.content_type = falcon.MEDIA_JSON
     resp.data = error_body(f"internal error; quote request id {request_id} when reporting it")
+
+
+def traceback_without_messages(exc: BaseException) -> str:
+    """Where `exc`, and the exceptions that led to it, were raised: the types and
+    frames but not the messages, which may quote the students' values."""
+    parts: list[str] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        frames = "".join(traceback.format_list(traceback.extract_tb(current.__traceback__)))
+        kind = type(current)
+        parts.append(f"{frames}{kind.__module__}.{kind.__qualname__} (message withheld)\n")
+        current = current.__cause__ or current.__context__
+    return "Traceback (most recent call last):\n" + "which led to:\n".join(reversed(parts))

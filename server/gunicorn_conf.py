@@ -15,7 +15,9 @@ import sys
 import tempfile
 
 from model_store.store import ModelStore, StoreError
-from server.config import ConfigError, hand_over_version, load_settings
+from server.config import METRICS_DIR_ENV, ConfigError, hand_over_version, load_settings
+from server.keys import open_mode_warning
+from server.oversize import DRAIN_FACTOR, LINGER_SECONDS, linger_after_answer
 from server.preflight import verify_in_child
 
 logging.basicConfig(
@@ -27,9 +29,9 @@ logger = logging.getLogger("studypredict.gunicorn")
 # shared by the workers, set before they import it. Kept across SIGHUP reloads
 # (this file is read again then): the environment already names it.
 _OWN_METRICS_DIR = "STUDYPREDICT_OWN_METRICS_DIR"
-if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="studypredict-metrics-")
-    os.environ[_OWN_METRICS_DIR] = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+if not os.environ.get(METRICS_DIR_ENV):
+    os.environ[METRICS_DIR_ENV] = tempfile.mkdtemp(prefix="studypredict-metrics-")
+    os.environ[_OWN_METRICS_DIR] = os.environ[METRICS_DIR_ENV]
 
 try:
     settings = load_settings()
@@ -89,7 +91,7 @@ def on_starting(server) -> None:
             if problem:
                 print(f"studypredict: cannot serve: {problem}", file=sys.stderr, flush=True)
                 os._exit(1)
-    metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    metrics_dir = settings.metrics_dir
     for name in os.listdir(metrics_dir):  # counts start at zero with the server
         if name.endswith(".db"):
             os.unlink(os.path.join(metrics_dir, name))
@@ -100,6 +102,9 @@ def on_starting(server) -> None:
         os._exit(1)
     hand_over_version(version)
     logger.info("serving model version %s", version)
+    warning = open_mode_warning(settings.api_keys)
+    if warning:
+        logger.warning(warning)
 
 
 def on_reload(server) -> None:
@@ -111,6 +116,13 @@ def on_reload(server) -> None:
         return
     hand_over_version(version)
     logger.info("reload: serving model version %s (was %s)", version, previous)
+
+
+def post_request(worker, req, environ, resp) -> None:
+    # After a 413 the client may still be sending the body: read it before closing.
+    if resp is not None and resp.status_code == 413 and "gunicorn.socket" in environ:
+        limit = DRAIN_FACTOR * settings.max_body_bytes
+        linger_after_answer(environ["gunicorn.socket"], limit, LINGER_SECONDS)
 
 
 def child_exit(server, worker) -> None:

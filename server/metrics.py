@@ -8,8 +8,6 @@ worker's files. Without it (in-process tests) the default registry is used.
 
 from __future__ import annotations
 
-import os
-
 import falcon
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -21,8 +19,6 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 REQUESTS = Counter(
     "studypredict_requests", "HTTP requests by endpoint, method and status",
@@ -42,13 +38,22 @@ MODEL_INFO = Gauge(
     "studypredict_model_info", "The served model version (value 1)", ["version"],
     multiprocess_mode="livemax",
 )  # fmt: skip
+API_KEY_REQUESTS = Counter(
+    "studypredict_api_key_requests", "Requests let in by an API key, by the key's name", ["key"]
+)
+UNAUTHORIZED = Counter(
+    "studypredict_unauthorized_requests", "Requests refused with a 401, by reason", ["reason"]
+)
 
 
 class Metrics:
     """GET /metrics in Prometheus text format."""
 
+    def __init__(self, multiprocess_dir: str | None) -> None:
+        self._multiprocess = multiprocess_dir is not None
+
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        if os.environ.get(MULTIPROC_ENV):
+        if self._multiprocess:
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)
         else:

@@ -56,7 +56,7 @@ def openapi_document(contract: ServingContract, version: str) -> dict:
     def text(media_type: str, description: str) -> dict:
         return {"description": description, "content": {media_type: {"schema": {"type": "string"}}}}
 
-    option_schemas = msgspec.json.schema_components([contract.options])[1]["PredictionOptions"]
+    (option_schemas,) = msgspec.json.schema_components([contract.options.type])[1].values()
     options = [
         {"name": name, "in": "query", "required": False, "schema": schema}
         for name, schema in option_schemas["properties"].items()

@@ -28,6 +28,7 @@ class Predictions:
             falcon.MEDIA_JSON: JsonParser(model.contract, max_rows),
             MEDIA_CSV: CsvParser(model.contract, max_rows),
         }
+        self._options = model.contract.options
 
     def on_post(self, req: StudyRequest, resp: falcon.Response) -> None:
         media_type = (req.content_type or "").split(";", 1)[0].strip().lower()
@@ -43,7 +44,7 @@ class Predictions:
                 f"Content-Encoding {encoding!r} is not supported; send the body uncompressed"
             )
         # Options are opt-in: a request without a query string takes the plain path.
-        options = self._model.contract.parse_options(req.params) if req.params else None
+        options = self._options.from_query_string(req.query_string) if req.query_string else None
         echo = options is not None and options.echo is not None
         if echo and media_type != MEDIA_CSV:
             raise InvalidOption(
@@ -125,10 +126,7 @@ class ModelInfo:
         public = {k: model.metadata[k] for k in self.PUBLIC_KEYS if k in model.metadata}
         contract = model.contract.model
         schema = {"features": contract.features, "target": contract.target}
-        options = {  # what POST /predictdata's query may ask of this model
-            "interval": list(model.contract.interval_levels),
-            "explain": model.contract.explainable,
-        }
+        options = model.contract.options.allowed()  # what POST /predictdata may ask
         self._body = _encode(
             {**public, "schema": schema, "intervals": contract.intervals, "options": options}
         )

@@ -225,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         model = load_verified_model(store, args.version, settings.ort_threads)
         asked = {"interval": args.interval, "explain": "true" if args.explain else None}
         asked = {k: v for k, v in asked.items() if v is not None}
-        options = model.contract.parse_options(asked) if asked else None
+        options = model.contract.options.parse(asked) if asked else None
         read = score_file(
             model, args.input, args.output, args.rejects, args.chunk_bytes, not args.quiet,
             options, echo=not args.scores_only, jobs=max(args.jobs, 1),

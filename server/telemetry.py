@@ -74,5 +74,6 @@ class RequestTelemetry:
                 "rows": context.rows,
                 "request_id": context.request_id,
                 "model_version": resp.get_header("X-Model-Version"),
+                "api_key": context.api_key,
             }
         )

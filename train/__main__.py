@@ -20,9 +20,12 @@ from pathlib import Path
 import skops.io
 from sklearn.model_selection import train_test_split
 
+from train.categories import DEFAULT_MIN_CATEGORY_ROWS
 from train.columns import TARGET
 from train.conformal import calibrate, out_of_fold_predictions
 from train.data import DataError, TrainingData, load_training_data
+from train.exclusion import exclusion_cost, kept_features, parse_exclusions
+from train.groups import group_errors
 from train.pipeline import candidates
 from train.run_files import (
     DEFAULT_MIN_R2,
@@ -74,6 +77,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="drop rows with a missing value instead of refusing the file",
     )
+    parser.add_argument(
+        "--min-category-rows",
+        type=_at_least(1),
+        default=DEFAULT_MIN_CATEGORY_ROWS,
+        help="refuse a category value on fewer rows than this (default %(default)s)",
+    )
+    parser.add_argument(
+        "--allow-rare", action="store_true", help="keep category values however few their rows"
+    )
+    parser.add_argument(
+        "--exclude-features",
+        default="",
+        metavar="FIELDS",
+        help="comma-separated categorical fields to train without, e.g. race_ethnicity,gender",
+    )
     return parser.parse_args(argv)
 
 
@@ -84,11 +102,15 @@ def new_run_dir(runs_dir: Path) -> Path:
 
 
 def load_data(args: argparse.Namespace, run_dir: Path) -> TrainingData:
+    min_category_rows = 1 if args.allow_rare else args.min_category_rows
     if args.data is not None:
-        return load_training_data(args.data, drop_incomplete=args.drop_incomplete)
+        return load_training_data(
+            args.data, drop_incomplete=args.drop_incomplete, min_category_rows=min_category_rows
+        )
     sample = write_csv(run_dir / "synthetic.csv", rows=args.rows, seed=args.seed)
     return dataclasses.replace(
-        load_training_data(sample), source=f"synthetic sample (rows={args.rows}, seed={args.seed})"
+        load_training_data(sample, min_category_rows=min_category_rows),
+        source=f"synthetic sample (rows={args.rows}, seed={args.seed})",
     )
 
 
@@ -117,6 +139,11 @@ def report_progress(result: CandidateResult) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     pool = chosen_candidates(args.candidates, args.seed)
+    try:
+        excluded = parse_exclusions(args.exclude_features)
+    except ValueError as exc:
+        raise SystemExit(f"error: --exclude-features: {exc}") from None
+    features = kept_features(excluded)
     run_dir = new_run_dir(args.runs_dir)
     try:
         data = load_data(args, run_dir)
@@ -137,7 +164,9 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     started = time.perf_counter()
-    results = select_model(train, pool, args.seed, args.folds, on_result=report_progress)
+    results = select_model(
+        train, pool, args.seed, args.folds, on_result=report_progress, features=features
+    )
     best = results[0]
     metrics = {
         "cv_r2_mean": best.cv_r2_mean,
@@ -145,9 +174,17 @@ def main(argv: list[str] | None = None) -> int:
         "cv_mae_mean": best.cv_mae_mean,
         **holdout_metrics(best.pipeline, holdout),
     }
-    out_of_fold = out_of_fold_predictions(best.pipeline, train, args.seed, args.folds)
+    out_of_fold = out_of_fold_predictions(best.pipeline, train, args.seed, args.folds, features)
     intervals = calibrate(train[TARGET].to_numpy(), out_of_fold)
 
+    cost = None
+    if excluded:
+        print(
+            f"the same selection with every feature, to measure leaving out {', '.join(excluded)}:"
+        )
+        cost = exclusion_cost(
+            best, train, holdout, pool, args.seed, args.folds, on_result=report_progress
+        )
     write_leaderboard(results, run_dir)
     train.to_csv(run_dir / TRAIN_SPLIT_FILE, index=False)
     holdout.to_csv(run_dir / HOLDOUT_SPLIT_FILE, index=False)
@@ -173,6 +210,9 @@ def main(argv: list[str] | None = None) -> int:
         "intervals": intervals,
         "min_r2": args.min_r2,
         "leaderboard": [r.row() for r in results],
+        "group_errors": group_errors(best.pipeline, holdout, features, train, out_of_fold),
+        "excluded_features": list(excluded),
+        "exclusion_cost": cost,
         "training_seconds": round(time.perf_counter() - started, 2),
         "libraries": {name: version(name) for name in TRAINING_LIBRARIES},
     }

@@ -9,14 +9,17 @@ exchangeable students, [score − w, score + w] then covers at least L of new on
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
 from sklearn.model_selection import KFold, cross_val_predict
 from sklearn.pipeline import Pipeline
+from threadpoolctl import threadpool_limits
 
 from train.columns import FEATURES, SCORE_MAX, SCORE_MIN, TARGET
+from train.select import TRAINING_THREADS
 
 LEVELS = (80, 90, 95)  # percent
 METHOD = "split-conformal: absolute out-of-fold residuals on the training split"
@@ -25,17 +28,22 @@ TOLERANCE_STANDARD_ERRORS = 3
 
 
 def out_of_fold_predictions(
-    pipeline: Pipeline, train: pd.DataFrame, seed: int, folds: int
+    pipeline: Pipeline,
+    train: pd.DataFrame,
+    seed: int,
+    folds: int,
+    features: Sequence[str] = FEATURES,
 ) -> np.ndarray:
     """Each training row's score from the pipeline fitted on the other folds, clipped as served."""
     # The same KFold as selection (train/select.py), so no row is scored by a model that saw it.
-    predicted = cross_val_predict(
-        clone(pipeline),
-        train[list(FEATURES)],
-        train[TARGET],
-        cv=KFold(folds, shuffle=True, random_state=seed),
-        n_jobs=1,
-    )
+    with threadpool_limits(limits=TRAINING_THREADS):
+        predicted = cross_val_predict(
+            clone(pipeline),
+            train[list(features)],
+            train[TARGET],
+            cv=KFold(folds, shuffle=True, random_state=seed),
+            n_jobs=1,
+        )
     return np.clip(predicted, SCORE_MIN, SCORE_MAX)
 
 

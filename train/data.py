@@ -11,6 +11,7 @@ import csv
 import hashlib
 import io
 import math
+from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,15 @@ from pathlib import Path
 import pandas as pd
 
 from model_store.schema import normalise_column_name
-from train.columns import COLUMNS, NUMERIC_FEATURES, SCORE_MAX, SCORE_MIN, TARGET
+from train.categories import DEFAULT_MIN_CATEGORY_ROWS, category_problems
+from train.columns import (
+    CATEGORICAL_FEATURES,
+    COLUMNS,
+    NUMERIC_FEATURES,
+    SCORE_MAX,
+    SCORE_MIN,
+    TARGET,
+)
 
 MAX_PROBLEMS = 20
 SCORE_COLUMNS = NUMERIC_FEATURES + (TARGET,)
@@ -144,11 +153,24 @@ def _check_row(
     return values, problems
 
 
-def load_training_data(path: str | Path, drop_incomplete: bool = False) -> TrainingData:
+def _problem_report(path: Path, problems: list[str]) -> DataError:
+    shown = f" (first {MAX_PROBLEMS} shown)" if len(problems) > MAX_PROBLEMS else ""
+    noun = "problem" if len(problems) == 1 else "problems"
+    summary = f"{path}: {len(problems)} {noun}{shown}"
+    return DataError("\n".join([summary, *problems[:MAX_PROBLEMS]]))
+
+
+def load_training_data(
+    path: str | Path,
+    drop_incomplete: bool = False,
+    min_category_rows: int = DEFAULT_MIN_CATEGORY_ROWS,
+) -> TrainingData:
     """Read and check a training CSV; raise DataError listing what to fix.
 
     Missing values are an error unless `drop_incomplete`, which drops those rows and counts
     them: imputing a score would bias the model, and the server requires every field anyway.
+    Once every row is readable, category values that differ only in case or surrounding
+    spaces, or that are on fewer than `min_category_rows` kept rows, are refused too.
     """
     path = Path(path)
     if not path.is_file():
@@ -164,6 +186,10 @@ def load_training_data(path: str | Path, drop_incomplete: bool = False) -> Train
     indexes = _column_indexes(path, header_line, header)
     kept: list[dict[str, str | float]] = []
     problems: list[str] = []
+    # Per categorical column, each value as written -> the lines it is on.
+    spellings: dict[str, dict[str, list[int]]] = {
+        n: defaultdict(list) for n in CATEGORICAL_FEATURES
+    }
     data_rows = dropped = 0
     for line, row in records:
         data_rows += 1
@@ -183,16 +209,25 @@ def load_training_data(path: str | Path, drop_incomplete: bool = False) -> Train
             dropped += 1
         elif not row_problems:
             kept.append(values)
+            for name in CATEGORICAL_FEATURES:
+                spellings[name][row[indexes[name]]].append(line)
 
     if data_rows == 0:
         raise DataError(f"{path}: has a header but no data rows; add one line per student")
     if problems:
-        shown = f" (first {MAX_PROBLEMS} shown)" if len(problems) > MAX_PROBLEMS else ""
-        noun = "problem" if len(problems) == 1 else "problems"
-        summary = f"{path}: {len(problems)} {noun}{shown}"
-        raise DataError("\n".join([summary, *problems[:MAX_PROBLEMS]]))
+        raise _problem_report(path, problems)
     if not kept:
         raise DataError(f"{path}: all {dropped} data rows have missing values; none are left")
+    # In the order the user reads the file: by first line, then left to right.
+    category_checks = sorted(
+        (line, indexes[name], message)
+        for name in CATEGORICAL_FEATURES
+        for line, message in category_problems(
+            header[indexes[name]].strip(), spellings[name], min_category_rows
+        )
+    )
+    if category_checks:
+        raise _problem_report(path, [message for _, _, message in category_checks])
 
     frame = pd.DataFrame(kept, columns=list(COLUMNS)).astype(
         {name: "float64" for name in SCORE_COLUMNS}

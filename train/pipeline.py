@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sklearn.base import RegressorMixin
@@ -39,18 +40,21 @@ class Candidate:
     scale_scores: bool = True
 
 
-def build_pipeline(regressor: RegressorMixin, scale_scores: bool = True) -> Pipeline:
-    """Raw student records in (strings and scores), math score out."""
-    preprocess = ColumnTransformer(
-        [
-            (
-                CATEGORIES_TRANSFORMER,
-                OneHotEncoder(handle_unknown="ignore", sparse_output=False),
-                list(CATEGORICAL_FEATURES),
-            ),
-            ("scores", StandardScaler() if scale_scores else "passthrough", list(NUMERIC_FEATURES)),
-        ]
-    )
+def build_pipeline(
+    regressor: RegressorMixin,
+    scale_scores: bool = True,
+    categorical: Sequence[str] = CATEGORICAL_FEATURES,
+) -> Pipeline:
+    """Raw student records in (strings and scores), math score out.
+
+    `categorical` is the categorical fields the model sees (all of them unless some are
+    excluded); the scores are always used.
+    """
+    scores = ("scores", StandardScaler() if scale_scores else "passthrough", list(NUMERIC_FEATURES))
+    encoder = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
+    # With every categorical field excluded there is nothing to encode.
+    steps = [(CATEGORIES_TRANSFORMER, encoder, list(categorical))] if categorical else []
+    preprocess = ColumnTransformer([*steps, scores])
     return Pipeline([(PREPROCESS_STEP, preprocess), (REGRESSOR_STEP, regressor)])
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,10 +13,15 @@ import pandas as pd
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.pipeline import Pipeline
+from threadpoolctl import threadpool_limits
 
-from train.columns import FEATURES, TARGET
+from train.columns import CATEGORICAL_FEATURES, FEATURES, TARGET
 from train.pipeline import REGRESSOR_STEP, Candidate, build_pipeline
 from train.run_files import LEADERBOARD_CSV, LEADERBOARD_MD
+
+# One thread per fit: the folds' fits are small, and OpenMP's or BLAS's worker threads spin
+# waiting for cores that other processes hold (hist_gradient_boosting slowed over tenfold).
+TRAINING_THREADS = 1
 
 
 @dataclass(frozen=True)
@@ -41,18 +46,24 @@ class CandidateResult:
 
 
 def fit_candidate(
-    candidate: Candidate, train: pd.DataFrame, seed: int, folds: int
+    candidate: Candidate,
+    train: pd.DataFrame,
+    seed: int,
+    folds: int,
+    features: Sequence[str] = FEATURES,
 ) -> CandidateResult:
     started = time.perf_counter()
+    categorical = [name for name in CATEGORICAL_FEATURES if name in features]
     search = GridSearchCV(
-        build_pipeline(candidate.regressor, candidate.scale_scores),
+        build_pipeline(candidate.regressor, candidate.scale_scores, categorical),
         {f"{REGRESSOR_STEP}__{k}": v for k, v in candidate.grid.items()},
         scoring={"r2": "r2", "mae": "neg_mean_absolute_error"},
         refit="r2",
         cv=KFold(folds, shuffle=True, random_state=seed),
         n_jobs=1,
     )
-    search.fit(train[list(FEATURES)], train[TARGET])
+    with threadpool_limits(limits=TRAINING_THREADS):
+        search.fit(train[list(features)], train[TARGET])
     best = search.best_index_
     results = search.cv_results_
     return CandidateResult(
@@ -72,11 +83,12 @@ def select_model(
     seed: int,
     folds: int = 5,
     on_result: Callable[[CandidateResult], None] = lambda result: None,
+    features: Sequence[str] = FEATURES,
 ) -> list[CandidateResult]:
     """Every candidate's best cross-validated result, best first (ties keep candidate order)."""
     results = []
     for candidate in candidates:
-        result = fit_candidate(candidate, train, seed, folds)
+        result = fit_candidate(candidate, train, seed, folds, features)
         on_result(result)
         results.append(result)
     return sorted(results, key=lambda r: -r.cv_r2_mean)
@@ -84,7 +96,8 @@ def select_model(
 
 def holdout_metrics(pipeline: Pipeline, holdout: pd.DataFrame) -> dict:
     """The one look at the holdout, for the chosen pipeline only."""
-    predicted = pipeline.predict(holdout[list(FEATURES)])
+    with threadpool_limits(limits=TRAINING_THREADS):
+        predicted = pipeline.predict(holdout[list(pipeline.feature_names_in_)])
     actual = holdout[TARGET].to_numpy()
     return {
         "holdout_r2": float(r2_score(actual, predicted)),

@@ -1,8 +1,10 @@
 """A deterministic synthetic stand-in for the public "Students Performance in Exams" data.
 
 Tests and first runs train on it, so nothing is ever downloaded. It reproduces the real
-1,000-student sample's category shares, score means, spreads and correlations and its
-group differences, so a model fitted to it behaves as one fitted to the real data.
+1,000-student sample's category shares, score means, spreads and correlations, its group
+differences, its score tails (low scores, few perfect ones) and its race groups' math
+differences once reading and writing are known, so a model fitted to it behaves as one
+fitted to the real data.
 
     python -m train.synthetic --rows 1000 --seed 42 --out data/students.csv
 """
@@ -59,18 +61,34 @@ GROUPS: dict[str, dict[str, tuple[float, float, float, float]]] = {
     },
 }
 
-# Scores are drawn as normal "latent" scores, then clipped to 0-100 and rounded, which lowers
-# the means, spreads and correlations slightly. These latent targets are the real ones
-# (means 66.1 / 69.2 / 68.1, sds 15.2 / 14.6 / 15.2, correlations 0.82 / 0.80 / 0.95) after
-# fixed-point calibration: sample 2-4 million rows, add (real - sampled) to each target, repeat
-# until the clipped integers match to +-0.02.
-LATENT_MEANS = (66.16, 69.29, 68.19)
-LATENT_SDS = (15.37, 14.84, 15.45)
+# Male share of each race group in the real data (53 of group A's 89 students, ...). Group A
+# has more boys, who score higher in math and lower in reading and writing; drawn without this,
+# groups B and C came out below group A in math once reading and writing are known, while in
+# the real data no group is below A.
+MALE_SHARE_BY_RACE = {
+    "group A": 53 / 89,
+    "group B": 86 / 190,
+    "group C": 139 / 319,
+    "group D": 133 / 262,
+    "group E": 71 / 140,
+}
+
+# Scores are drawn as "latent" scores, group offsets plus correlated noise, then clipped to
+# 0-100 and rounded, which lowers the means, spreads and correlations slightly. The noise is
+# skewed left, as the real scores are: a long tail of low scores (real minimums 0 math, 17
+# reading, 10 writing) and few perfect ones (7, 17 and 14 per 1,000). SKEWS are its shape
+# parameters per score, set so that a large sample has those shares of perfect scores. The
+# latent targets are the real ones (means 66.1 / 69.2 / 68.1, sds 15.2 / 14.6 / 15.2,
+# correlations 0.82 / 0.80 / 0.95) after fixed-point calibration: sample a few million rows,
+# add (real - sampled) to each target, repeat until the clipped integers match to +-0.02.
+LATENT_MEANS = (66.11, 69.24, 68.12)
+LATENT_SDS = (15.22, 14.73, 15.32)
 LATENT_CORRELATIONS = (
-    (1.0, 0.822, 0.802),
-    (0.822, 1.0, 0.951),
-    (0.802, 0.951, 1.0),
+    (1.0, 0.818, 0.803),
+    (0.818, 1.0, 0.955),
+    (0.803, 0.955, 1.0),
 )
+SKEWS = (0.18, 0.1, 0.15)
 
 
 def _deviations(groups: dict[str, tuple[float, ...]]) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -85,24 +103,72 @@ def _deviations(groups: dict[str, tuple[float, ...]]) -> tuple[list[str], np.nda
     return values, shares, offsets
 
 
+def _gender_race_cells() -> tuple[list[tuple[str, str]], np.ndarray, np.ndarray]:
+    """Every (gender, race) pair, its share, and its score offset.
+
+    The two are drawn together, so one feature's offsets are solved for jointly with the
+    other's: each group's mean over the pairs it appears in is its real mean.
+    """
+    genders, _, gender_means = _deviations(GROUPS["gender"])
+    races, race_shares, race_means = _deviations(GROUPS["race_ethnicity"])
+    male = np.array([MALE_SHARE_BY_RACE[race] for race in races])
+    joint = np.stack([race_shares * (1 - male), race_shares * male])  # [gender, race]
+    pairs = [(g, r) for g in range(len(genders)) for r in range(len(races))]
+    # Unknowns: one offset per gender, then one per race; one equation per group's mean.
+    design = np.zeros((len(genders) + len(races), len(genders) + len(races)))
+    for g, r in pairs:
+        design[g, g] += joint[g, r] / joint[g].sum()
+        design[g, len(genders) + r] += joint[g, r] / joint[g].sum()
+        design[len(genders) + r, g] += joint[g, r] / joint[:, r].sum()
+        design[len(genders) + r, len(genders) + r] += joint[g, r] / joint[:, r].sum()
+    solved = np.linalg.lstsq(design, np.vstack([gender_means, race_means]), rcond=None)[0]
+    cell_offsets = np.array([solved[g] + solved[len(genders) + r] for g, r in pairs])
+    cell_shares = np.array([joint[g, r] for g, r in pairs])
+    cell_offsets -= cell_shares @ cell_offsets
+    return [(genders[g], races[r]) for g, r in pairs], cell_shares, cell_offsets
+
+
+def _skewed(z: np.ndarray, skew: float) -> np.ndarray:
+    """Standard normal draws made left-skewed with mean 0 and variance 1 (a reflected,
+    shifted log-normal): the upper tail is bounded, the lower one long."""
+    mean = (1 - np.exp(skew**2 / 2)) / skew
+    sd = np.sqrt(np.exp(skew**2) * (np.exp(skew**2) - 1)) / skew
+    return ((1 - np.exp(-skew * z)) / skew - mean) / sd
+
+
+def _normal_correlation(target: np.ndarray) -> np.ndarray:
+    """The correlation of normal draws that `_skewed` turns into `target`."""
+    a = np.array(SKEWS)
+    spread = np.sqrt(np.outer(np.exp(a**2) - 1, np.exp(a**2) - 1))
+    return np.log1p(target * spread) / np.outer(a, a)
+
+
 def generate(rows: int = 1000, seed: int = 42) -> pd.DataFrame:
     """Sample `rows` students: exactly COLUMNS, categoricals as str, scores as int64."""
     if rows < 1:
         raise ValueError(f"rows must be at least 1, got {rows}")
     rng = np.random.default_rng(seed)
     data: dict[str, np.ndarray] = {}
-    means = np.tile(LATENT_MEANS, (rows, 1))
-    between = np.zeros((len(SCORES), len(SCORES)))
-    for name in CATEGORICAL_FEATURES:
+    pairs, pair_shares, pair_offsets = _gender_race_cells()
+    picks = rng.choice(len(pairs), size=rows, p=pair_shares)
+    data["gender"] = np.array([g for g, _ in pairs], dtype=object)[picks]
+    data["race_ethnicity"] = np.array([r for _, r in pairs], dtype=object)[picks]
+    means = np.tile(LATENT_MEANS, (rows, 1)) + pair_offsets[picks]
+    between = pair_offsets.T @ (pair_offsets * pair_shares[:, None])
+    for name in CATEGORICAL_FEATURES[2:]:
         values, shares, offsets = _deviations(GROUPS[name])
         picks = rng.choice(len(values), size=rows, p=shares)
         data[name] = np.array(values, dtype=object)[picks]
         means += offsets[picks]
-        # Categories are drawn independently, so their score covariances simply add up.
+        # Drawn independently of the others, so their score covariances simply add up.
         between += offsets.T @ (offsets * shares[:, None])
     # The per-student noise carries what the groups do not, so the totals hit the targets.
     total = np.outer(LATENT_SDS, LATENT_SDS) * np.array(LATENT_CORRELATIONS)
-    noise = rng.standard_normal((rows, len(SCORES))) @ np.linalg.cholesky(total - between).T
+    within = total - between
+    sds = np.sqrt(np.diag(within))
+    correlation = _normal_correlation(within / np.outer(sds, sds))
+    z = rng.standard_normal((rows, len(SCORES))) @ np.linalg.cholesky(correlation).T
+    noise = np.column_stack([_skewed(z[:, i], SKEWS[i]) for i in range(len(SCORES))]) * sds
     scores = np.rint(np.clip(means + noise, SCORE_MIN, SCORE_MAX)).astype(np.int64)
     for index, name in enumerate(SCORES):
         data[name] = scores[:, index]

@@ -1,6 +1,7 @@
 // The page's behaviour: build the form from GET /model's schema, score one
 // student (JSON) or a CSV file (text/csv) with POST /predictdata, and show the
-// answer or the server's validation errors. Plain browser JavaScript, no build.
+// answer or the server's validation errors. When the server answers 401 it asks
+// for an API key, kept for this tab only. Plain browser JavaScript, no build.
 "use strict";
 
 (() => {
@@ -8,6 +9,12 @@
   const DOWNLOAD_NAME = "predictions.csv";
   const PREVIEW_ROWS = 10;
   const UNREACHABLE = "the server cannot be reached; check your connection and try again.";
+  // sessionStorage: the key lives as long as the tab, never on disk across visits.
+  const KEY_STORAGE = "studypredict.apiKey";
+  const KEY_REFUSED = "That API key was not accepted. Check that you copied all of it, "
+    + "or ask for a new one, and enter it again.";
+  const KEY_WITHDRAWN = "The server no longer accepts the API key this tab was using; "
+    + "enter a valid key above and try again.";
   // Human labels for the schema's field names; an unknown field shows its name, spaced.
   const LABELS = {
     id: "ID",
@@ -56,12 +63,65 @@
     }
   }
 
-  function post(body, contentType) {
-    return fetch(PREDICT_URL, {
+  // ---- the API key ------------------------------------------------------------------
+
+  function storedKey() {
+    try {
+      return sessionStorage.getItem(KEY_STORAGE);
+    } catch {
+      return null; // storage disabled: the key is asked for again on each load
+    }
+  }
+
+  function storeKey(key) {
+    try {
+      if (key) sessionStorage.setItem(KEY_STORAGE, key);
+      else sessionStorage.removeItem(KEY_STORAGE);
+    } catch {
+      // storage disabled: nothing to keep or forget
+    }
+  }
+
+  // A request to our server, with the tab's key (if any) as a header.
+  function call(url, options = {}) {
+    const headers = { ...(options.headers || {}) };
+    const key = storedKey();
+    if (key) headers.Authorization = `Bearer ${key}`;
+    return fetch(url, { ...options, headers });
+  }
+
+  // Shows the key form, with `message` (a refusal) or none (the first ask).
+  function askForKey(message) {
+    const note = $("key-message");
+    note.hidden = !message;
+    note.textContent = message || "";
+    $("key-section").hidden = false;
+    $("api-key").value = "";
+    $("api-key").focus();
+  }
+
+  function useKey(event) {
+    event.preventDefault();
+    const key = $("api-key").value.trim();
+    if (!key) return;
+    storeKey(key);
+    $("key-message").hidden = true;
+    loadModel();
+  }
+
+  function post(body, contentType, query = "") {
+    return call(PREDICT_URL + query, {
       method: "POST",
       headers: { "Content-Type": contentType, Accept: "application/json, text/csv" },
       body,
     });
+  }
+
+  // A 401 on a data call: the tab's key was refused or withdrawn, or none was sent.
+  function refused(region) {
+    storeKey(null);
+    askForKey(KEY_WITHDRAWN);
+    showError(region, { error: "this server needs a valid API key (see above)." });
   }
 
   // Runs `work` with the button disabled and the region marked busy, and turns
@@ -87,19 +147,30 @@
     const info = $("model-info");
     let response;
     try {
-      response = await fetch("/model", { headers: { Accept: "application/json" } });
+      response = await call("/model", { headers: { Accept: "application/json" } });
     } catch {
       info.textContent = `No model is available: ${UNREACHABLE}`;
       return;
     }
+    if (response.status === 401) {
+      const sent = storedKey();
+      storeKey(null);
+      info.textContent = "This server needs an API key before it shows the model.";
+      askForKey(sent ? KEY_REFUSED : null);
+      return;
+    }
+    $("key-section").hidden = true;
     const body = await readJson(response);
     if (!response.ok) {
       info.textContent = `No model is available: ${body.error}`;
       return;
     }
+    const first = model === null; // a key entered later must not clear a filled-in form
     model = body;
-    const features = body.schema.features;
     describeModel(body);
+    StudyExplain.modelLoaded(body, call, storedKey() !== null);
+    if (!first) return;
+    const features = body.schema.features;
     $("student-fields").replaceChildren(...features.map(field));
     const columns = features.map((f) => csvColumn(f.name)).join(", ");
     $("csv-columns").textContent = `Columns: ${columns}, and optionally id.`;
@@ -163,7 +234,13 @@
     event.preventDefault();
     const region = $("single-result");
     return whileBusy(region, $("predict-button"), "Predicting…", async () => {
-      const response = await post(JSON.stringify(studentFromForm()), "application/json");
+      const student = studentFromForm();
+      const query = StudyExplain.singleQuery(model);
+      const response = await post(JSON.stringify(student), "application/json", query);
+      if (response.status === 401) {
+        refused(region);
+        return;
+      }
       const body = await readJson(response);
       if (!response.ok) {
         showError(region, body);
@@ -179,6 +256,7 @@
             + `(model ${body.model_version}).`)
           : null,
       );
+      region.append(...StudyExplain.explain(body, student, label));
     });
   }
 
@@ -190,7 +268,11 @@
     if (!file) return undefined;
     const region = $("bulk-result");
     return whileBusy(region, $("csv-button"), `Scoring ${file.name}…`, async () => {
-      const response = await post(file, "text/csv");
+      const response = await post(file, "text/csv", StudyExplain.fileQuery(model));
+      if (response.status === 401) {
+        refused(region);
+        return;
+      }
       if (!response.ok) {
         showError(region, await readJson(response));
         return;
@@ -289,6 +371,7 @@
   document.addEventListener("DOMContentLoaded", () => {
     $("student-form").addEventListener("submit", predictOne);
     $("csv-form").addEventListener("submit", scoreFile);
+    $("key-form").addEventListener("submit", useKey);
     loadModel();
   });
 })();

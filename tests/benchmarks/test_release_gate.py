@@ -17,18 +17,9 @@ from pathlib import Path
 import falcon.testing
 import pytest
 
-from benchmarks.release_gate import conditions, parse_args
-from benchmarks.release_locust import percentile
-from benchmarks.release_stats import RequestStats, RunStats, load
-from benchmarks.release_traffic import (
-    BULK_CSV,
-    BULK_JSON,
-    INVALID,
-    PREDICT_PATH,
-    SINGLE,
-    Traffic,
-)
-from benchmarks.release_verdict import Thresholds, judge, load_thresholds
+from benchmarks.release_gate import conditions, load, parse_args, percentile
+from benchmarks.traffic import BULK_CSV, BULK_JSON, INVALID, PREDICT_PATH, SINGLE, Traffic
+from benchmarks.verdict import RequestStats, RunStats, Thresholds, judge, load_thresholds
 from model_store.store import DEFAULT_ROOT, ModelStore
 from server.app import create_app
 from server.config import Settings

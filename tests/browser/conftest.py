@@ -9,6 +9,7 @@ from __future__ import annotations
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import falcon.testing
@@ -26,6 +27,7 @@ from playwright.sync_api import (
 from model_store.store import ModelStore
 from server.app import create_app
 from server.config import Settings
+from server.keys import configuration_entry
 from server.model import ServedModel, load_verified_model
 from server.page import add_page_routes
 from tests.server.conftest import REPO, RunningServer, copy_committed_store
@@ -46,6 +48,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 VIEWPORT = {"width": 1024, "height": 800}
+# The key the keyed server accepts (it is configured with its hash only).
+API_KEY = "browser-test-key-" + "k" * 30
 
 
 @pytest.fixture(scope="session")
@@ -78,6 +82,19 @@ def server(store_dir: Path, tmp_path_factory) -> Iterator[RunningServer]:
 
 
 @pytest.fixture(scope="session")
+def keyed_server(store_dir: Path, tmp_path_factory) -> Iterator[RunningServer]:
+    """One Gunicorn from the Procfile that needs an API key; stopped at the end."""
+    log = tmp_path_factory.mktemp("keyed-server") / "server.log"
+    entry = configuration_entry("browser", API_KEY)
+    running = RunningServer(store_dir, log, WEB_CONCURRENCY="1", API_KEY_SHA256S=entry)
+    try:
+        running.wait_ready()
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         pytest.skip(NO_CHROMIUM)
@@ -91,8 +108,27 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def page(browser: Browser, server: RunningServer) -> Iterator[Page]:
-    """A fresh page on the served `/`. Fails the test if the page throws, logs an
-    error (a CSP violation too), fails to GET a file, or asks for anything not on
+    """A fresh page on the served `/`, its schema loaded."""
+    with watched_page(browser, server) as page:
+        page.locator("#predict-button:enabled").wait_for()  # the schema has arrived
+        yield page
+
+
+@pytest.fixture
+def keyed_page(browser: Browser, keyed_server: RunningServer) -> Iterator[Page]:
+    """A fresh page on the keyed server's `/`, before any key is entered; its
+    GET /model may be refused (401) until one is."""
+    with watched_page(browser, keyed_server, refusals_allowed=True) as page:
+        yield page
+
+
+@contextmanager
+def watched_page(
+    browser: Browser, server: RunningServer, refusals_allowed: bool = False
+) -> Iterator[Page]:
+    """A fresh page (its own context: own sessionStorage) on the served `/`. Fails the
+    test if the page throws, logs an error (a CSP violation too), fails to GET a file
+    (a 401 on GET /model aside, if `refusals_allowed`), or asks for anything not on
     our server (the page must work offline)."""
     context: BrowserContext = browser.new_context(
         base_url=server.url, viewport=VIEWPORT, accept_downloads=True
@@ -105,7 +141,8 @@ def page(browser: Browser, server: RunningServer) -> Iterator[Page]:
 
     def failed_get(response: Response) -> None:
         # Refused POSTs are what some tests want; a file of the page must not fail.
-        if response.status >= 400 and response.request.method == "GET":
+        refusal = refusals_allowed and response.status == 401 and response.url.endswith("/model")
+        if response.status >= 400 and response.request.method == "GET" and not refusal:
             problems.append(f"GET {response.url}: {response.status}")
 
     def console_error(message: ConsoleMessage) -> None:
@@ -123,7 +160,6 @@ def page(browser: Browser, server: RunningServer) -> Iterator[Page]:
         assert response is not None and response.ok, (
             "GET / is not the page: create_app must call server.page.add_page_routes(app)"
         )
-        page.locator("#predict-button:enabled").wait_for()  # the schema has arrived
         yield page
     finally:
         context.close()

@@ -12,8 +12,6 @@ from pathlib import Path
 import falcon.testing
 import pytest
 
-from server.app import create_app
-from server.config import Settings
 from server.page import ASSET_CACHE_CONTROL, INDEX_CACHE_CONTROL, STATIC_DIR, add_page_routes
 from tests.browser.conftest import CHROMIUM, NO_CHROMIUM, post, screenshot
 from tests.server.conftest import STUDENT
@@ -33,7 +31,7 @@ GOOD_CSV = "\n".join([
     "s-4,male,group C,some college,standard,none,78,75",
     "s-5,female,group D,master's degree,free/reduced,completed,66,70",
 ]) + "\n"  # fmt: skip
-# Row 2: an unknown lunch; row 4: a reading score out of range.
+# Spreadsheet row 3 (the header is row 1): an unknown lunch; row 5: a reading score out of range.
 BAD_CSV = "\n".join([
     CSV_HEADER,
     "s-1,female,group B,bachelor's degree,standard,none,72,74",
@@ -109,7 +107,7 @@ def test_nothing_outside_the_assets_is_served(client, path):
 def test_files_are_read_once_when_the_app_is_built(tmp_path):
     folder = tmp_path / "static"
     shutil.copytree(STATIC_DIR, folder)
-    app = create_app(None, Settings())
+    app = falcon.App()
     add_page_routes(app, folder)
     (folder / "app.js").write_text("changed")
     response = falcon.testing.TestClient(app).simulate_get("/static/app.js")
@@ -152,7 +150,7 @@ def test_form_shows_the_same_score_as_the_api(page, server):
     shown.wait_for()
     _, body = post(server.url + "/predictdata", json.dumps(STUDENT).encode(), "application/json")
     assert float(shown.inner_text()) == json.loads(body)["math_score"]
-    screenshot(page, "prediction")  # docs/page.png is a copy of this, made by hand
+    screenshot(page, "prediction")  # docs/page.png: see test_page_explain.py
 
 
 @needs_chromium
@@ -187,6 +185,6 @@ def test_bad_csv_lists_each_problem_in_a_table(page, tmp_path):
     assert "2 invalid field(s)" in page.locator(".error-summary").inner_text()
     assert table.locator("th").all_inner_texts() == ["Row", "Field", "Message"]
     cells = [row.locator("td").all_inner_texts() for row in table.locator("tbody tr").all()]
-    assert [c[:2] for c in cells] == [["2", "lunch"], ["4", "reading_score"]]
+    assert [c[:2] for c in cells] == [["3", "lunch"], ["5", "reading_score"]]  # spreadsheet rows
     assert "'caviar' is not an allowed value" in cells[0][2]
     assert "120 is out of range" in cells[1][2]

@@ -11,30 +11,25 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
-import signal
-import socket
 import stat
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 import zipfile
 from pathlib import Path
 
 import pytest
 import yaml
 
+from benchmarks.launcher import http, launch
 from model_store.store import ModelStore
-from tests.server.conftest import STUDENT
+from tests.support.models import STUDENT
 
 REPO = Path(__file__).resolve().parents[2]
 BUNDLE_SCRIPT = REPO / "deploy" / "bundle.py"
 MAX_BUNDLE_BYTES = 1_000_000
 MAX_VENV_BYTES = 200_000_000
 READY_TIMEOUT = 20.0
-STOP_TIMEOUT = 10.0
 ENVIRONMENT_NAMESPACE = "aws:elasticbeanstalk:application:environment"
 NOT_SERVED = ("tests/", "train/", "export/", "benchmarks/", "data/", "runs/", "deploy/")
 
@@ -228,81 +223,19 @@ def installed(repo_bundle, tmp_path_factory) -> tuple[Path, Path]:
     return app, venv
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def web_command(app: Path) -> list[str]:
-    for line in (app / "Procfile").read_text().splitlines():
-        if line.startswith("web:"):
-            return shlex.split(line.removeprefix("web:"))
-    raise AssertionError("the bundle's Procfile has no web: line")
-
-
-def get(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
-    except OSError:
-        return 0
-
-
-def stop(server: subprocess.Popen) -> str:
-    """SIGTERM, then SIGKILL to the whole process group after STOP_TIMEOUT."""
-    started = time.monotonic()
-    server.send_signal(signal.SIGTERM)
-    try:
-        server.wait(timeout=STOP_TIMEOUT)
-        how = f"SIGTERM, {time.monotonic() - started:.1f} s"
-    except subprocess.TimeoutExpired:
-        how = f"SIGKILL after {STOP_TIMEOUT:.0f} s"
-    try:
-        os.killpg(server.pid, signal.SIGKILL)  # the master's workers too, if any remain
-    except ProcessLookupError:
-        pass
-    server.wait()
-    return how
-
-
 @pytest.fixture(scope="module")
 def server(installed, tmp_path_factory):
-    """(base URL, launch time): the Procfile's web command running from the unpacked bundle."""
+    """The Procfile's web command running from the unpacked bundle, with only the
+    environment an instance has: the venv's bin on PATH and .ebextensions' properties."""
     app, venv = installed
-    port = free_port()
-    env = {
-        "PATH": f"{venv / 'bin'}{os.pathsep}/usr/bin{os.pathsep}/bin",
-        "HOME": os.environ.get("HOME", str(app)),
-        "LANG": "C.UTF-8",
-        **eb_environment(),
-        "PORT": str(port),
-    }
+    base = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", str(app)), "LANG": "C.UTF-8"}
     log_path = tmp_path_factory.mktemp("server") / "server.log"
-    with open(log_path, "wb") as log:
-        launched = time.monotonic()
-        process = subprocess.Popen(
-            web_command(app),
-            cwd=app,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, so stop() reaches the workers
-        )
-    base = f"http://127.0.0.1:{port}"
+    server = launch(log_path, eb_environment(), venv=venv, cwd=app, base_env=base)
     try:
-        deadline = launched + READY_TIMEOUT
-        while get(f"{base}/ready") != 200:
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(
-                    f"not ready after {READY_TIMEOUT:.0f} s:\n{log_path.read_text()[-3000:]}"
-                )
-            time.sleep(0.1)
-        yield base, launched
+        server.wait_ready(timeout=READY_TIMEOUT)
+        yield server
     finally:
-        print(f"\nserver stopped: {stop(process)}")
+        server.stop()
 
 
 def test_installed_virtualenv_is_small(installed, capsys):
@@ -314,15 +247,9 @@ def test_installed_virtualenv_is_small(installed, capsys):
 
 
 def test_bundle_serves_a_prediction_on_its_own(server, capsys):
-    base, launched = server
-    request = urllib.request.Request(
-        f"{base}/predictdata",
-        data=json.dumps(STUDENT).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        status, answer = response.status, json.load(response)
-    cold_start = time.monotonic() - launched
+    status, body = http(f"{server.url}/predictdata", json.dumps(STUDENT).encode())
+    cold_start = time.perf_counter() - server.started_at
+    answer = json.loads(body)
     with capsys.disabled():
         print(f"\ncold start (launch to first prediction): {cold_start:.2f} s", end=" ")
     assert status == 200

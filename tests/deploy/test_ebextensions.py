@@ -9,6 +9,8 @@ quietly configured otherwise. The allow-list below holds exactly what
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import re
 from pathlib import Path
 
@@ -19,7 +21,13 @@ from server.config import DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT
 
 REPO = Path(__file__).resolve().parents[2]
 EBEXTENSIONS = REPO / ".ebextensions"
-NGINX_CONF = REPO / ".platform" / "nginx" / "conf.d" / "studypredict.conf"
+CONF_D = REPO / ".platform" / "nginx" / "conf.d"
+NGINX_CONF = CONF_D / "studypredict.conf"
+EDGE_CONF = CONF_D / "studypredict-edge.conf"
+SERVER_EDGE_CONF = CONF_D / "elasticbeanstalk" / "studypredict-edge.conf"
+APPLICATION_CONF = CONF_D / "elasticbeanstalk" / "00_application.conf"
+HTTPS_LISTENER = "aws:elbv2:listener:443"
+ACM_ARN = re.compile(r"arn:aws:acm:[^:]+:[^:]+:certificate/\S+")
 
 # The environment variables the server reads (server/config.py): any other name
 # is a typo the server would silently ignore.
@@ -59,6 +67,9 @@ ALLOWED_OPTIONS = {
     },
     "aws:elasticbeanstalk:healthreporting:system": {"SystemType"},
     "aws:elasticbeanstalk:cloudwatch:logs": {"StreamLogs", "DeleteOnTerminate", "RetentionInDays"},
+    # "ALB listener namespaces" (aws:elbv2:listener:default is port 80).
+    HTTPS_LISTENER: {"ListenerEnabled", "Protocol", "SSLPolicy", "SSLCertificateArns"},
+    "aws:elbv2:listener:default": {"ListenerEnabled"},
 }
 # Top-level keys of a configuration file that .ebextensions/ uses.
 ALLOWED_KEYS = {"option_settings", "files", "commands"}
@@ -93,9 +104,13 @@ def all_settings() -> dict[tuple[str, str], object]:
     return found
 
 
-def nginx_directives() -> dict[str, str]:
-    text = re.sub(r"#.*", "", NGINX_CONF.read_text(encoding="utf-8"))
-    return {m[1]: m[2].strip() for m in re.finditer(r"^\s*(\w+)\s+([^;]+);", text, re.MULTILINE)}
+def nginx_directives(path: Path = NGINX_CONF) -> dict[str, str]:
+    text = re.sub(r"#.*", "", path.read_text(encoding="utf-8"))
+    return {m[1]: m[2].strip() for m in re.finditer(r"^\s*(\w+)\s+([^;{}]+);", text, re.MULTILINE)}
+
+
+def nginx_text(path: Path) -> str:
+    return re.sub(r"#.*", "", path.read_text(encoding="utf-8"))
 
 
 def nginx_bytes(value: str) -> int:
@@ -168,3 +183,42 @@ def test_scaling_in_cannot_push_the_remaining_instances_over_the_scale_out_thres
 def test_log_retention_is_a_value_cloudwatch_accepts():
     days = int(all_settings()["aws:elasticbeanstalk:cloudwatch:logs", "RetentionInDays"])
     assert days in CLOUDWATCH_RETENTION_DAYS
+
+
+def test_the_load_balancer_listens_on_443_with_an_acm_certificate():
+    settings = all_settings()
+    assert settings["aws:elasticbeanstalk:environment", "LoadBalancerType"] == "application"
+    assert settings[HTTPS_LISTENER, "ListenerEnabled"] is True
+    assert settings[HTTPS_LISTENER, "Protocol"] == "HTTPS"
+    assert ACM_ARN.fullmatch(settings[HTTPS_LISTENER, "SSLCertificateArns"])
+    # TLS 1.2 and 1.3 only: the TLS13-1-2 family of ALB security policies.
+    assert settings[HTTPS_LISTENER, "SSLPolicy"].startswith("ELBSecurityPolicy-TLS13-1-2-")
+
+
+def test_port_80_stays_open_for_the_redirect():
+    assert all_settings()["aws:elbv2:listener:default", "ListenerEnabled"] is True
+    assert re.search(r"return 301 https://\$host\$request_uri;", nginx_text(SERVER_EDGE_CONF))
+
+
+def test_nginx_proxies_to_the_port_gunicorn_binds():
+    port = all_settings()["aws:elasticbeanstalk:application:environment", "PORT"]
+    proxy_pass = nginx_directives(APPLICATION_CONF)["proxy_pass"]
+    assert proxy_pass == f"http://127.0.0.1:{port}"
+
+
+def test_forwarding_headers_are_believed_from_private_addresses_only():
+    text = nginx_text(EDGE_CONF)
+    real_ip_from = re.findall(r"set_real_ip_from\s+(\S+);", text)
+    geo = re.search(r"geo \$realip_remote_addr \$from_load_balancer \{(.*?)\}", text, re.DOTALL)
+    trusted = re.findall(r"^\s*([0-9a-f.:/]+)\s+1;", geo[1], re.MULTILINE)
+    assert re.search(r"^\s*default 0;", geo[1], re.MULTILINE)
+    assert real_ip_from and sorted(real_ip_from) == sorted(trusted)
+    assert all(ipaddress.ip_network(network).is_private for network in trusted)
+
+
+def test_the_429_message_states_the_limit_nginx_applies():
+    rate = re.search(r"rate=(\d+)r/s;", nginx_text(EDGE_CONF))[1]
+    server = nginx_text(SERVER_EDGE_CONF)
+    burst = re.search(r"limit_req zone=\S+ burst=(\d+)", server)[1]
+    message = json.loads(re.search(r"return 429 '(.*)\\n';", server)[1])["error"]
+    assert f"at most {rate} a second (bursts of {burst})" in message

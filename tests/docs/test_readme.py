@@ -22,7 +22,8 @@ from pathlib import Path
 import pytest
 from markdown_it import MarkdownIt
 
-from benchmarks.procfile_server import REPO, SERVE_VENV, gunicorn, wait_until_ready
+from benchmarks.launcher import REPO, SERVE_VENV, running
+from tests.support.models import copy_committed_store
 
 README = REPO / "README.md"
 MAX_README_BYTES = 12 * 1024
@@ -34,7 +35,6 @@ SLOW_STAND_INS = {("make", "train"): "make train ARGS=--help"}
 # so make does not reinstall them.
 CLONE_MTIME = 1_000_000_000
 COMMAND_TIMEOUT_S = 120
-SERVER_ATTEMPTS = 3  # another process may take the "free" port before Gunicorn binds it
 
 pytestmark = pytest.mark.skipif(
     not (SERVE_VENV / "bin" / "gunicorn").exists(), reason="no serving venv: run make install"
@@ -133,19 +133,12 @@ def clone(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def server_port(tmp_path_factory) -> Iterator[int]:
     """The Procfile server on a copy of the committed store's current version."""
-    store = tmp_path_factory.mktemp("store")
-    version = (REPO / "model_store" / "CURRENT").read_text().strip()
-    shutil.copytree(REPO / "model_store" / "versions" / version, store / "versions" / version)
-    (store / "CURRENT").write_text(version + "\n")
-    log_dir = tmp_path_factory.mktemp("server")
-    for attempt in range(SERVER_ATTEMPTS):
-        env = {"MODEL_STORE_DIR": str(store)}
-        with gunicorn(f"readme-{attempt}", SERVE_VENV, log_dir, env=env) as server:
-            wait_until_ready(server)
-            if f"Listening at: {server.url} ({server.process.pid})" in server.log_path.read_text():
-                yield int(server.url.rpartition(":")[2])
-                return
-    pytest.fail(f"the server never answered on its own port; logs in {log_dir}")
+    store = copy_committed_store(tmp_path_factory.mktemp("store"))
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    # The launcher hands Gunicorn a socket it bound itself: no other process can take the port.
+    with running(log, {"MODEL_STORE_DIR": str(store.root)}, venv=SERVE_VENV) as server:
+        server.wait_ready()
+        yield server.port
 
 
 def run(commands: str, cwd: Path) -> subprocess.CompletedProcess:

@@ -160,3 +160,31 @@ def test_linear_model_fits_as_on_real_data():
     predicted = model.predict(test[list(FEATURES)])
     assert 0.84 <= r2_score(test[TARGET], predicted) <= 0.92
     assert 3.8 <= mean_absolute_error(test[TARGET], predicted) <= 4.8
+
+
+# Per 1,000 real students: perfect scores, and scores of 20 or less.
+REAL_PERFECT_PER_1000 = {"math_score": 7, "reading_score": 17, "writing_score": 14}
+REAL_AT_MOST_20_PER_1000 = {"math_score": 4, "reading_score": 2, "writing_score": 3}
+
+
+@pytest.mark.parametrize("score", SCORES)
+def test_perfect_scores_are_as_rare_as_in_real_data(large, score):
+    per_1000 = (large[score] == SCORE_MAX).mean() * 1000
+    assert per_1000 == pytest.approx(REAL_PERFECT_PER_1000[score], abs=3)
+
+
+@pytest.mark.parametrize("score", SCORES)
+def test_low_scores_are_as_common_as_in_real_data(large, score):
+    per_1000 = (large[score] <= 20).mean() * 1000
+    assert per_1000 == pytest.approx(REAL_AT_MOST_20_PER_1000[score], abs=2)
+    assert large[score].min() <= 5  # the real math minimum is 0
+
+
+def test_no_race_group_is_below_group_a_once_reading_and_writing_are_known(large):
+    """As in the real data: with every other field known, B and C a little above A."""
+    others = pd.get_dummies(large[list(CATEGORICAL_FEATURES)], drop_first=True, dtype=float)
+    model = LinearRegression().fit(others.join(large[list(NUMERIC_FEATURES)]), large[TARGET])
+    effect = dict(zip(model.feature_names_in_, model.coef_, strict=True))
+    above_a = {g: effect[f"race_ethnicity_group {g}"] for g in "BCDE"}
+    assert all(value > 0 for value in above_a.values()), above_a
+    assert above_a["B"] < 2 and above_a["C"] < 2, above_a

@@ -1,5 +1,5 @@
-"""The reliability tests reuse the server suite's fixtures: the committed model in a
-temporary store, served by the Procfile's Gunicorn on a free loopback port.
+"""The reliability tests: the committed model in a temporary store, served by the
+Procfile's Gunicorn on loopback (tests/support).
 
 They run in the development environment (hypothesis and onnx, which the serving
 one lacks): `.venv/bin/python -m pytest tests/reliability`. The soak run is
@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 from hypothesis.configuration import set_hypothesis_home_dir
 
-from tests.reliability.watch import listens_itself
-from tests.server.conftest import model, start_server, store  # noqa: F401
+from tests.support.fixtures import start_server, store  # noqa: F401 (fixtures)
 
 # Hypothesis's caches stay beside these tests (git ignores .hypothesis/), not in
 # the working directory.
@@ -27,23 +26,3 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.get_closest_marker("soak"):
             item.add_marker(skip)
-
-
-@pytest.fixture
-def serve(start_server):  # noqa: F811 (the fixture imported above)
-    """start_server, made sure that what answers on the port is the server it started
-    (see watch.listens_itself); up to three tries."""
-
-    def start(store_dir: Path, **env: str):
-        for _ in range(3):
-            server = start_server(store_dir, wait=False, **env)
-            try:
-                server.wait_ready()
-            except AssertionError:  # it could not bind, and exited
-                continue
-            if listens_itself(server):
-                return server
-            server.stop()
-        raise AssertionError(f"no server of ours listening after three tries:\n{server.log()}")
-
-    return start

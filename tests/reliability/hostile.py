@@ -27,8 +27,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.reliability.traffic import post_head
-from tests.server.conftest import STUDENT
+from tests.support.models import STUDENT
+from tests.support.traffic import post_head
 
 MANIFEST = Path(__file__).parent / "corpus" / "hostile_requests.json"
 _PLACEHOLDER = "\x00raw:{}\x00"

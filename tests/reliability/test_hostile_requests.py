@@ -12,9 +12,9 @@ import json
 import pytest
 
 from tests.reliability import hostile
-from tests.reliability.traffic import Answer, exchange, post_head
-from tests.reliability.watch import listens_itself
-from tests.server.conftest import STUDENT, RunningServer, copy_committed_store
+from tests.support import servers
+from tests.support.models import STUDENT, copy_committed_store
+from tests.support.traffic import Answer, exchange, post_head
 
 ENTRIES = hostile.load()
 MAX_ERROR_BYTES = 64 * 1024  # an error names the problem; it never echoes a 10 MB value
@@ -30,24 +30,13 @@ def _param(entry: dict):
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("hostile")
-    store = copy_committed_store(root / "store")
-    for attempt in range(3):  # another suite can take the free port meanwhile
-        running = RunningServer(store.root, root / f"server-{attempt}.log")
-        try:
-            running.wait_ready()
-        except AssertionError:  # it could not bind, and exited
-            running.stop()
-            continue
-        if not listens_itself(running):
-            running.stop()
-            continue
-        running.initial_workers = sorted(running.worker_pids())
-        try:
-            yield running
-        finally:
-            running.stop()
-        return
-    raise AssertionError(f"no server of ours listening after three tries:\n{running.log()}")
+    running = servers.start(copy_committed_store(root / "store").root, root / "server.log")
+    try:
+        running.wait_ready()
+        running.initial_workers = running.worker_pids()
+        yield running
+    finally:
+        running.stop()
 
 
 def normal_request(server) -> Answer:

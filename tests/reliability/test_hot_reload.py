@@ -10,9 +10,9 @@ import os
 import signal
 import time
 
-from tests.reliability.traffic import Clients, exchange, request_head
-from tests.reliability.watch import wait_for
-from tests.reliability.workload import Oracle, Workload, publish_shifted
+from tests.support.servers import new_worker_serving, wait_for
+from tests.support.traffic import Clients, exchange, request_head
+from tests.support.workload import Oracle, Workload, publish_shifted
 
 SHIFT = 7.0
 
@@ -29,15 +29,15 @@ def served_versions(records) -> list[str]:
     return [r.answer.headers.get("x-model-version") for r in records if r.answer.status == 200]
 
 
-def test_sighup_after_promote_switches_without_a_failed_or_mixed_answer(store, serve):
+def test_sighup_after_promote_switches_without_a_failed_or_mixed_answer(store, start_server):
     old = store.current_version()
     new = publish_shifted(store, SHIFT)
     workload = Workload([Oracle(store, old), Oracle(store, new)], bulk_rows=200, invalid=False)
-    server = serve(store.root)
+    server = start_server(store.root)
     with Clients(
         server.port, workload.next_call, workload.judge, threads=4, max_seconds=60
     ) as clients:
-        time.sleep(1.0)
+        wait_for(lambda: len(clients.records) >= 40, 30, "answers from the old version", server.log)
         store.promote(new)
         hup_at = time.monotonic()
         server.process.send_signal(signal.SIGHUP)
@@ -48,7 +48,7 @@ def test_sighup_after_promote_switches_without_a_failed_or_mixed_answer(store, s
 
         wait_for(only_new_for_a_while, 30, f"only {new} served", server.log)
         switched_at = time.monotonic()
-        time.sleep(1.0)
+        wait_for(lambda: len(clients.since(switched_at)) >= 40, 30, "answers after", server.log)
     records = clients.records
     wrong = clients.problems()
     versions = served_versions(records)
@@ -64,11 +64,14 @@ def test_sighup_after_promote_switches_without_a_failed_or_mixed_answer(store, s
     assert served_by(server) == (new, new)
 
 
-def test_sighup_refuses_a_promoted_version_altered_on_disk_and_the_old_one_serves(store, serve):
+def test_sighup_refuses_a_promoted_version_altered_on_disk_and_the_old_one_serves(
+    store, start_server
+):
     old = store.current_version()
     new = publish_shifted(store, SHIFT)
     workload = Workload([Oracle(store, old)], invalid=False)
-    server = serve(store.root)
+    server = start_server(store.root)
+    old_workers = set(server.worker_pids())
     store.promote(new)  # verified and promoted while intact ...
     model_file = store.root / "versions" / new / "model.onnx"
     altered = bytearray(model_file.read_bytes())
@@ -78,10 +81,16 @@ def test_sighup_refuses_a_promoted_version_altered_on_disk_and_the_old_one_serve
     with Clients(
         server.port, workload.next_call, workload.judge, threads=3, max_seconds=40
     ) as clients:
-        time.sleep(0.5)
+        wait_for(lambda: len(clients.records) >= 20, 30, "answers before", server.log)
         server.process.send_signal(signal.SIGHUP)
         wait_for(lambda: "reload refused" in server.log(), 30, "the reload refused", server.log)
-        time.sleep(2.0)  # the workers forked by the reload are serving by now
+        # The reload still replaces the workers: the new ones must serve the old version.
+        new_worker_serving(server, old_workers)
+        wait_for(
+            lambda: not set(server.worker_pids()) & old_workers, 30, "workers replaced", server.log
+        )
+        replaced_at = time.monotonic()
+        wait_for(lambda: len(clients.since(replaced_at)) >= 20, 30, "answers after", server.log)
     refusals = [line for line in server.log().splitlines() if "reload refused" in line]
     wrong = clients.problems()
     print(f"\nrefused reload: {len(clients.records)} requests, {len(wrong)} wrong; log: {refusals}")

@@ -28,7 +28,7 @@ from schemathesis.specs.openapi.checks import (
 
 from model_store.store import DEFAULT_ROOT, ModelStore
 from server.openapi import build_openapi
-from tests.server.conftest import copy_committed_store
+from tests.support.models import copy_committed_store
 
 _committed = ModelStore(DEFAULT_ROOT)
 DOCUMENT = build_openapi(_committed.metadata(_committed.current_version()))
@@ -44,9 +44,9 @@ CHECKS = [
 
 
 @pytest.fixture
-def server_url(serve, tmp_path) -> str:
+def server_url(start_server, tmp_path) -> str:
     """The real server on a copy of the committed store, serving DOCUMENT."""
-    server = serve(copy_committed_store(tmp_path / "store").root)
+    server = start_server(copy_committed_store(tmp_path / "store").root)
     with urllib.request.urlopen(f"{server.url}/openapi.json", timeout=10) as response:
         served = json.load(response)
     assert served == DOCUMENT, "the server's /openapi.json is not the document under test"

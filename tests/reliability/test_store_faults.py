@@ -12,17 +12,19 @@ import subprocess
 import sys
 import time
 
-from tests.reliability.traffic import exchange, request_head
-from tests.reliability.watch import wait_for
-from tests.reliability.workload import (
+from benchmarks.answers import MEDIA_JSON
+from benchmarks.students import json_body
+from tests.support.models import REPO
+from tests.support.servers import wait_for
+from tests.support.traffic import exchange, request_head
+from tests.support.workload import (
     Oracle,
-    json_call,
+    call,
+    expect,
+    judge,
     random_student,
-    scores_match,
-    served_scores,
     shifted_version,
 )
-from tests.server.conftest import REPO
 
 # Publishes one model again and again (new version ids each time) until killed;
 # with a start time, waits for it first, so two children can publish at once.
@@ -74,15 +76,12 @@ def check_serves(server, store, version: str) -> None:
     oracle = Oracle(store, version)
     rng = random.Random(7)
     students = [random_student(rng, oracle.metadata) for _ in range(30)]
-    call = json_call("bulk", students)
-    answer = exchange(server.port, call.head, [call.body])
-    assert answer.status == 200, answer
-    named, scores = served_scores(answer)
-    assert named == version and scores_match(scores, oracle.scores(students))
+    bulk = call("bulk", json_body(students), MEDIA_JSON, expect([oracle], students, cohort=True))
+    assert judge(bulk, exchange(server.port, bulk.head, [bulk.body])) is None
 
 
 def test_the_server_starts_and_serves_after_publishes_killed_at_random_points(
-    store, serve, tmp_path
+    store, start_server, tmp_path
 ):
     rng = random.Random(20261127)
     kills, base = 12, store.current_version()
@@ -104,14 +103,14 @@ def test_the_server_starts_and_serves_after_publishes_killed_at_random_points(
         f"{verify.returncode == 0}; {len(leftovers)} staging folder(s) left behind"
     )
     assert verify.returncode == 0, verify.stderr
-    server = serve(store.root)
+    server = start_server(store.root)
     check_serves(server, store, store.current_version())
 
 
 def test_two_publishes_at_once_both_land_and_a_reload_serves_the_promoted_one(
-    store, serve, tmp_path
+    store, start_server, tmp_path
 ):
-    server = serve(store.root)
+    server = start_server(store.root)
     before, base = set(store.versions()), store.current_version()
     start = time.time() + 2.0  # both children are up and waiting by then
     children = [publisher(store, write_version(store, p, tmp_path, base), start, 1) for p in (3, 5)]

@@ -11,10 +11,10 @@ import time
 
 import pytest
 
-from tests.reliability.traffic import PARTIAL, REFUSED, RESET, Answer, Clients, exchange, post_head
-from tests.reliability.watch import new_worker_serving
-from tests.reliability.workload import Oracle, Workload
-from tests.server.conftest import STUDENT
+from tests.support.models import STUDENT
+from tests.support.servers import connections_held, new_worker_serving, wait_for
+from tests.support.traffic import PARTIAL, REFUSED, RESET, Answer, Clients, exchange, post_head
+from tests.support.workload import Oracle, Workload
 
 GRACEFUL_TIMEOUT = 30  # server/gunicorn_conf.py
 STUCK_TIMEOUT = 3  # GUNICORN_TIMEOUT for the slow-client tests
@@ -30,20 +30,22 @@ def student_request() -> tuple[bytes, list[bytes]]:
     return post_head(len(body), "application/json"), [body]
 
 
-def test_a_worker_killed_with_sigkill_is_replaced_and_then_every_request_succeeds(store, serve):
-    server = serve(store.root)
+def test_a_worker_killed_with_sigkill_is_replaced_and_then_every_request_succeeds(
+    store, start_server
+):
+    server = start_server(store.root)
     workload = workload_for(store)
     with Clients(
         server.port, workload.next_call, workload.judge, threads=4, max_seconds=40
     ) as clients:
-        time.sleep(1.0)
+        wait_for(lambda: len(clients.records) >= 20, 30, "answers before", server.log)
         old = set(server.worker_pids())
         victim = min(old)
         killed_at = time.monotonic()
         os.kill(victim, signal.SIGKILL)
         new_worker_serving(server, old)
         back_at = time.monotonic()
-        time.sleep(2.0)
+        wait_for(lambda: len(clients.since(back_at)) >= 20, 30, "answers after", server.log)
     failed = clients.problems()
     between = [
         r for r in clients.records if r.answer.finished >= killed_at and r.answer.started < back_at
@@ -60,8 +62,8 @@ def test_a_worker_killed_with_sigkill_is_replaced_and_then_every_request_succeed
     assert clients.problems(after) == []
 
 
-def test_sigterm_under_load_finishes_accepted_requests_then_exits(store, serve):
-    server = serve(store.root)
+def test_sigterm_under_load_finishes_accepted_requests_then_exits(store, start_server):
+    server = start_server(store.root)
     workload = workload_for(store, invalid=False)
     head, (body,) = student_request()
     # A request a worker has taken and is still reading when SIGTERM comes: its
@@ -75,7 +77,7 @@ def test_sigterm_under_load_finishes_accepted_requests_then_exits(store, serve):
         server.port, workload.next_call, workload.judge, threads=3, max_seconds=45
     ) as clients:
         sender.start()
-        time.sleep(0.8)
+        time.sleep(0.8)  # SIGTERM comes mid-way through the slow body's 2 s
         term_at = time.monotonic()
         server.process.send_signal(signal.SIGTERM)
         code = server.process.wait(timeout=GRACEFUL_TIMEOUT + 5)
@@ -103,8 +105,8 @@ def test_sigterm_under_load_finishes_accepted_requests_then_exits(store, serve):
     assert "SIGKILL" not in server.log()  # no worker had to be killed at the deadline
 
 
-def test_sigterm_when_idle_exits_within_seconds(store, serve):
-    server = serve(store.root)
+def test_sigterm_when_idle_exits_within_seconds(store, start_server):
+    server = start_server(store.root)
     term_at = time.monotonic()
     server.process.send_signal(signal.SIGTERM)
     code = server.process.wait(timeout=GRACEFUL_TIMEOUT + 5)
@@ -116,9 +118,9 @@ def test_sigterm_when_idle_exits_within_seconds(store, serve):
 
 @pytest.mark.parametrize("pace", ["stalls", "trickles"])
 def test_a_client_that_never_finishes_its_body_frees_its_worker_within_the_timeout(
-    store, serve, pace
+    store, start_server, pace
 ):
-    server = serve(store.root, GUNICORN_TIMEOUT=str(STUCK_TIMEOUT))
+    server = start_server(store.root, GUNICORN_TIMEOUT=str(STUCK_TIMEOUT))
     old = set(server.worker_pids())
     head, (body,) = student_request()
     if pace == "stalls":  # ten bytes, then nothing for a minute
@@ -130,7 +132,7 @@ def test_a_client_that_never_finishes_its_body_frees_its_worker_within_the_timeo
         target=lambda: stuck.append(exchange(server.port, head, parts, pause=pause, timeout=30))
     )
     sender.start()
-    time.sleep(0.3)  # a worker has taken it
+    wait_for(lambda: connections_held(server), 10, "a worker taking the request", server.log)
     served, slowest = 0, 0.0
     deadline = time.monotonic() + STUCK_TIMEOUT + 3
     while time.monotonic() < deadline:  # meanwhile the other worker keeps answering

@@ -11,7 +11,7 @@ import pytest
 
 from server import csv_input
 from server.csv_input import CsvParser
-from server.csv_output import csv_response
+from server.csv_output import csv_response, hundredths_text
 from tests.server.conftest import make_client
 
 SNAKE = (
@@ -35,7 +35,7 @@ def rows(response) -> list[dict]:
 
 def sample_csv(model, with_ids: bool) -> str:
     records = model.metadata["parity_sample"]["records"]
-    names = [f["name"] for f in model.metadata["schema"]["features"]]
+    names = list(model.contract.model.feature_names)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow((["id"] if with_ids else []) + names)
@@ -378,3 +378,12 @@ def test_every_score_in_hundredths_is_written_as_str_writes_it():
 def test_ids_and_scores_of_different_lengths_are_a_bug_not_an_answer():
     with pytest.raises(ValueError):
         csv_response([1.0, 2.0], ["a"])
+
+
+def test_hundredths_are_looked_up_as_str_writes_them():
+    inside = np.round(np.arange(-6000, 16000) / 100, 2)
+    assert hundredths_text(inside) == [str(v) for v in inside.tolist()]
+    for outliers in ([-0.0, 1.5], [123456.78], [float("nan")], [float("inf")]):
+        values = np.asarray(outliers)
+        assert hundredths_text(values) == [str(v) for v in outliers]
+    assert hundredths_text(np.empty(0)) == []

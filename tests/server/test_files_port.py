@@ -3,12 +3,22 @@ so and how to set PORT, instead of Gunicorn's five retries."""
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
 import time
+from pathlib import Path
 
-from tests.server.conftest import REPO, free_port, procfile_web_command, server_environment
+from benchmarks.launcher import REPO, procfile_web_command
+from tests.support.servers import VENV, free_port
+
+
+def server_environment(store_dir: Path, port: int) -> dict[str, str]:
+    """The Procfile command's environment, as Elastic Beanstalk runs it (not the
+    launcher's, which hands Gunicorn a bound socket)."""
+    path = f"{VENV / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
+    return {**os.environ, "PATH": path, "MODEL_STORE_DIR": str(store_dir), "PORT": str(port)}
 
 
 def test_a_taken_port_is_one_line_naming_port(store):
@@ -17,7 +27,7 @@ def test_a_taken_port_is_one_line_naming_port(store):
         holder.listen()
         port = holder.getsockname()[1]
         finished = subprocess.run(
-            procfile_web_command(), cwd=REPO, env=server_environment(store.root, PORT=str(port)),
+            procfile_web_command(), cwd=REPO, env=server_environment(store.root, port),
             capture_output=True, text=True, timeout=30,
         )  # fmt: skip
     assert finished.returncode != 0
@@ -41,7 +51,7 @@ def test_the_check_follows_the_address_gunicorn_binds(store, tmp_path):
         log = open(tmp_path / "server.log", "wb")
         process = subprocess.Popen(
             [*procfile_web_command(), "--bind", f"127.0.0.1:{port}"], cwd=REPO,
-            env=server_environment(store.root, PORT=str(taken)), stdout=log, stderr=log,
+            env=server_environment(store.root, taken), stdout=log, stderr=log,
             start_new_session=True,
         )  # fmt: skip
         try:

@@ -63,7 +63,7 @@ def test_a_european_file_comes_back_with_its_separator_bom_and_decimal_comma(tmp
     assert text.startswith("\ufeffid;gender;race/ethnicity;")
     out = list(csv.reader(io.StringIO(text.removeprefix("\ufeff")), delimiter=";"))
     assert out[0][-1] == "math_score"
-    assert [r[:-1] for r in out[1:]] == [r[:-1] for r in out[1:]] and out[2][6] == "37,5"
+    assert out[2][6] == f"{rows[2][6]:g}".replace(".", ",")  # a half, as the file wrote it
     assert all("," in r[-1] and "." not in r[-1] for r in out[1:])
 
 

@@ -1,33 +1,20 @@
-"""The real server: the Procfile's web command under Gunicorn, over HTTP on loopback."""
+"""The real server: the Procfile's web command under Gunicorn, over HTTP on loopback.
+
+Reloads on SIGHUP are tested under load in tests/reliability/test_hot_reload.py.
+"""
 
 from __future__ import annotations
 
 import json
 import os
-import signal
+import re
 import subprocess
-import threading
-import time
-import urllib.error
-import urllib.request
 
+from benchmarks.launcher import procfile_web_command
 from model_store.store import ModelStore
-from tests.server.conftest import REPO, STUDENT, procfile_web_command, server_environment
-
-
-def request(url: str, body: bytes | None = None, content_type: str = "application/json"):
-    """(status, headers, body) of one HTTP request; errors are answers too."""
-    req = urllib.request.Request(url, data=body, headers={"Content-Type": content_type})
-    try:
-        with urllib.request.urlopen(req, timeout=10) as response:
-            return response.status, response.headers, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.headers, error.read()
-
-
-def predict(server, payload) -> tuple[int, dict]:
-    status, _, body = request(server.url + "/predictdata", json.dumps(payload).encode())
-    return status, json.loads(body)
+from tests.support.http import predict, request
+from tests.support.models import REPO, STUDENT
+from tests.support.servers import VENV, wait_for
 
 
 def republish(store: ModelStore, onnx_bytes: bytes | None = None) -> str:
@@ -41,6 +28,14 @@ def test_procfile_runs_gunicorn_with_the_repo_config():
     assert command[0] == "gunicorn"
     config = command[command.index("--config") + 1]
     assert (REPO / config).is_file()
+
+
+def test_procfile_command_binds_loopback_on_the_port_variable():
+    # Tests hand Gunicorn a bound socket instead (no port race); this is what nginx reaches.
+    env = {**os.environ, "PORT": "8123", "PATH": f"{VENV / 'bin'}:{os.environ['PATH']}"}
+    command = [*procfile_web_command(), "--print-config"]
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=30)
+    assert re.search(r"^bind += \['127\.0\.0\.1:8123'\]$", done.stdout, re.M), done.stderr
 
 
 def test_serves_single_bulk_and_csv_over_http(store, start_server):
@@ -85,17 +80,10 @@ def json_log_lines(server) -> list[dict]:
 def test_one_json_log_line_per_request_with_the_callers_request_id(store, start_server):
     server = start_server(store.root)
     body = json.dumps([STUDENT] * 3).encode()
-    req = urllib.request.Request(
-        server.url + "/predictdata",
-        data=body,
-        headers={"Content-Type": "application/json", "X-Request-ID": "trace-42"},
-    )
-    with urllib.request.urlopen(req, timeout=5) as response:
-        assert response.headers["X-Request-ID"] == "trace-42"
-    deadline = time.monotonic() + 5
-    while not any(e["request_id"] == "trace-42" for e in json_log_lines(server)):
-        assert time.monotonic() < deadline, server.log()
-        time.sleep(0.05)
+    _, headers, _ = request(server.url + "/predictdata", body, headers={"X-Request-ID": "trace-42"})
+    assert headers["X-Request-ID"] == "trace-42"
+    wait_for(lambda: any(e["request_id"] == "trace-42" for e in json_log_lines(server)),
+             5, "the request's log line", server.log)  # fmt: skip
     (entry,) = [e for e in json_log_lines(server) if e["request_id"] == "trace-42"]
     assert entry["method"] == "POST"
     assert entry["path"] == "/predictdata"
@@ -124,77 +112,7 @@ def test_unloadable_model_with_matching_sha_is_refused_at_start(store, start_ser
     assert "onnxruntime cannot load the model" in server.log()
 
 
-def test_bad_setting_stops_the_start_naming_the_variable(store):
-    command = procfile_web_command()
-    env = server_environment(store.root, MAX_ROWS="many")
-    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=20)
-    assert result.returncode != 0
-    assert "MAX_ROWS='many' is not a whole number" in result.stderr
-
-
-class SteadyTraffic:
-    """Requests in a loop from a thread, recording every answer."""
-
-    def __init__(self, server) -> None:
-        self.server = server
-        self.answers: list[tuple[int, str | None]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                status, body = predict(self.server, [STUDENT, STUDENT])
-                self.answers.append((status, body.get("model_version")))
-            except OSError as exc:  # a refused or reset connection is a failed request
-                self.answers.append((0, str(exc)))
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
-def wait_for_version(server, version: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if all(predict(server, STUDENT)[1].get("model_version") == version for _ in range(6)):
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"{version} not served after {timeout} s:\n{server.log()}")
-
-
-def test_sighup_after_promote_serves_the_new_version_without_failed_requests(store, start_server):
-    server = start_server(store.root)
-    old = store.current_version()
-    new = republish(store)
-    with SteadyTraffic(server) as traffic:
-        time.sleep(0.3)
-        store.promote(new)
-        server.process.send_signal(signal.SIGHUP)
-        wait_for_version(server, new)
-        time.sleep(0.3)
-    statuses = {status for status, _ in traffic.answers}
-    assert statuses == {200}, traffic.answers
-    assert {version for _, version in traffic.answers} == {old, new}
-
-
-def test_sighup_with_a_broken_promoted_version_keeps_the_old_one(store, start_server):
-    server = start_server(store.root)
-    old = store.current_version()
-    broken = republish(store, onnx_bytes=b"garbage that hashes fine")
-    store.promote(broken)
-    with SteadyTraffic(server) as traffic:
-        server.process.send_signal(signal.SIGHUP)
-        deadline = time.monotonic() + 20
-        while "reload refused" not in server.log() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        time.sleep(1.0)  # the replacement workers are up by now
-    assert "reload refused, still serving " + old in server.log()
-    assert {status for status, _ in traffic.answers} == {200}
-    assert {version for _, version in traffic.answers} == {old}
-    status, _, body = request(server.url + "/ready")
-    assert json.loads(body)["model_version"] == old
+def test_bad_setting_stops_the_start_naming_the_variable(store, start_server):
+    server = start_server(store.root, wait=False, MAX_ROWS="many")
+    assert server.process.wait(timeout=20) != 0
+    assert "MAX_ROWS='many' is not a whole number" in server.log()

@@ -10,6 +10,9 @@ import urllib.request
 
 import pytest
 
+from model_store.store import DEFAULT_ROOT, ModelStore
+from server.model import load_verified_model
+from server.options import MAX_PARSED_QUERIES, QueryOptions
 from server.score_file import main as score_file_main
 from tests.server.conftest import STUDENT, TEST_INTERVALS, make_client
 
@@ -23,6 +26,18 @@ FIELDS = list(STUDENT)
 @pytest.fixture
 def client(optioned_model):
     return make_client(optioned_model)
+
+
+@pytest.fixture(scope="module")
+def bare_model(tmp_path_factory):
+    """The committed model published again without intervals or a reference student,
+    as a version exported before they existed has it."""
+    stored = ModelStore(DEFAULT_ROOT).load()
+    dropped = {"intervals", "reference", "version", "created_at", "model_sha256", "model_file"}
+    metadata = {k: v for k, v in stored.metadata.items() if k not in dropped}
+    store = ModelStore(tmp_path_factory.mktemp("bare"))
+    store.publish(stored.onnx_bytes, metadata)
+    return load_verified_model(store, None, threads=1)
 
 
 def post(client, body, query: str = "", **kwargs):
@@ -146,8 +161,8 @@ def test_a_bad_option_is_a_422_naming_the_allowed_values(client, query, message)
         assert message in answer.json["error"]
 
 
-def test_a_model_without_intervals_or_reference_refuses_the_options(model):
-    client = make_client(model)
+def test_a_model_without_intervals_or_reference_refuses_the_options(bare_model):
+    client = make_client(bare_model)
     answer = post(client, STUDENT, "interval=90")
     assert answer.status_code == 422
     assert "carries no intervals" in answer.json["error"]
@@ -157,11 +172,11 @@ def test_a_model_without_intervals_or_reference_refuses_the_options(model):
     assert post(client, STUDENT, "explain=false").status_code == 200
 
 
-def test_the_model_endpoint_lists_the_allowed_options(client, model):
+def test_the_model_endpoint_lists_the_allowed_options(client, bare_model):
     assert client.simulate_get("/model").json["options"] == {
         "interval": [80, 90, 95], "explain": True,
     }  # fmt: skip
-    assert make_client(model).simulate_get("/model").json["options"] == {
+    assert make_client(bare_model).simulate_get("/model").json["options"] == {
         "interval": [], "explain": False,
     }  # fmt: skip
 
@@ -210,3 +225,31 @@ def test_the_procfile_server_answers_with_both_options(optioned_store, start_ser
         urllib.request.urlopen(refused, timeout=10)
     assert error.value.code == 422
     assert "allowed: 80, 90, 95" in json.load(error.value)["error"]
+
+
+def test_each_distinct_query_is_parsed_once_and_the_memory_of_them_is_bounded(optioned_model):
+    options = QueryOptions(optioned_model.contract.model)
+    assert options.from_query_string("interval=90") is options.from_query_string("interval=90")
+    for number in range(MAX_PARSED_QUERIES * 2):
+        assert options.from_query_string(f"interval=90&n={number}").interval == 90
+    late = "interval=80&late=1"  # past the bound: parsed again each time, not kept
+    assert options.from_query_string(late) == options.from_query_string(late)
+    assert options.from_query_string(late) is not options.from_query_string(late)
+
+
+def test_for_the_linear_committed_model_points_grow_with_the_distance_from_the_reference(
+    client, optioned_model
+):
+    # Ridge: a score's points are its coefficient times its difference from the reference.
+    reference = dict(optioned_model.contract.model.reference.student)
+    points = [
+        post(
+            client,
+            {**reference, "reading_score": reference["reading_score"] + step},
+            "explain=true",
+        ).json["contributions"]["reading_score"]
+        for step in (10, 20, -10)
+    ]
+    assert points[1] == pytest.approx(2 * points[0], abs=0.02)
+    assert points[2] == pytest.approx(-points[0], abs=0.02)
+    assert points[0] != 0

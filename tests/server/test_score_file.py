@@ -23,7 +23,7 @@ SPACED = [
 def write_students(path, model, copies: int = 1, bad: dict[int, tuple[str, str]] = ()) -> None:
     """The metadata's parity records, `copies` times, with ids; `bad` replaces cells."""
     records = model.metadata["parity_sample"]["records"]
-    names = [f["name"] for f in model.metadata["schema"]["features"]]
+    names = list(model.contract.model.feature_names)
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["id", *SPACED])

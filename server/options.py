@@ -1,0 +1,115 @@
+"""POST /predictdata's query options (?interval=90, ?explain=true), as far as the
+served model can honour them.
+
+One msgspec Struct per model (`QueryOptions.type`, its levels a Literal) both
+parses a query and documents it in GET /openapi.json.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Literal
+
+import falcon
+import msgspec
+import numpy as np
+
+from model_store.contract import ModelContract
+from server.errors import InvalidOption
+
+MAX_PARSED_QUERIES = 64  # a caller varying its query string must not grow memory
+
+
+class QueryOptions:
+    def __init__(self, model: ModelContract) -> None:
+        self.levels: tuple[int, ...] = tuple(model.intervals.levels) if model.intervals else ()
+        self.explainable = model.reference is not None
+        self.type = _options_type(self.levels, self.explainable)
+        # level -> (offsets, lower bounds, upper bounds), each (3, 1): the score's row
+        # unchanged and unbounded, then the range's ends clipped to the target's bounds
+        self.interval_rows = _interval_rows(model)
+        self._parsed: dict[str, msgspec.Struct] = {}
+
+    def from_query_string(self, query_string: str) -> msgspec.Struct:
+        """The options of a query, each distinct query parsed once: converting them
+        costs a noticeable share of a one-student request."""
+        options = self._parsed.get(query_string)
+        if options is None:
+            options = self.parse(falcon.uri.parse_query_string(query_string, keep_blank=True))
+            if len(self._parsed) < MAX_PARSED_QUERIES:
+                self._parsed[query_string] = options
+        return options
+
+    def parse(self, params: Mapping[str, object]) -> msgspec.Struct:
+        """Options from text values; InvalidOption naming the allowed values."""
+        try:
+            options = msgspec.convert(params, self.type, strict=False)
+        except msgspec.ValidationError:
+            for name in self.type.__struct_fields__:  # which one: each alone
+                if name in params and not self._valid(name, params[name]):
+                    raise InvalidOption(self._not_allowed(name, params[name])) from None
+            raise  # not reached: each option is valid or not on its own
+        if options.explain and not self.explainable:
+            raise InvalidOption(self._not_allowed("explain", params["explain"]))
+        return options
+
+    def allowed(self) -> dict:
+        """What GET /model lists."""
+        return {"interval": list(self.levels), "explain": self.explainable}
+
+    def _valid(self, name: str, value: object) -> bool:
+        try:
+            msgspec.convert({name: value}, self.type, strict=False)
+        except msgspec.ValidationError:
+            return False
+        return True
+
+    def _not_allowed(self, name: str, value: object) -> str:
+        if name == "explain":
+            if not self.explainable:
+                return "explain is not available: this model carries no reference student"
+            return f"explain={value!r} is not allowed; use explain=true or explain=false"
+        if name == "echo":
+            return f"echo={value!r} is not allowed; use echo=all (text/csv requests only)"
+        if not self.levels:
+            return "interval is not available: this model carries no intervals"
+        allowed = ", ".join(map(str, self.levels))
+        return f"interval={value!r} is not a level of this model; allowed: {allowed}"
+
+
+def _options_type(levels: tuple[int, ...], explainable: bool) -> type[msgspec.Struct]:
+    interval = Annotated[
+        Literal[levels] | None if levels else None,
+        msgspec.Meta(description="add a range that holds the true score this often, in %"),
+    ]
+    explain = Annotated[
+        bool,
+        msgspec.Meta(
+            description="add each field's points and the baseline they start from"
+            if explainable
+            else "false only: this model carries no reference student to explain from"
+        ),
+    ]
+    echo = Annotated[
+        Literal["all"] | None,
+        msgspec.Meta(
+            description="all (text/csv only): every column sent, in order, before the answer's"
+        ),
+    ]
+    return msgspec.defstruct(
+        "PredictionOptions",
+        [("interval", interval, None), ("explain", explain, False), ("echo", echo, None)],
+    )
+
+
+def _interval_rows(model: ModelContract) -> dict:
+    levels = model.intervals.levels if model.intervals else {}
+    low, high = model.target.minimum, model.target.maximum
+    return {
+        level: (
+            np.array([[0.0], [-width], [width]]),
+            np.array([[-np.inf], [low], [low]]),
+            np.array([[np.inf], [high], [high]]),
+        )
+        for level, width in levels.items()
+    }
