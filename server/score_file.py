@@ -200,7 +200,8 @@ def _score_in_worker(*task) -> ChunkAnswer:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m server.score_file", description=__doc__)
     parser.add_argument("input", type=Path)
-    parser.add_argument("output", type=Path)
+    parser.add_argument("output", type=Path, nargs="?", help="the scored file (or -o)")
+    parser.add_argument("-o", "--output", type=Path, dest="output_option", metavar="OUTPUT")
     parser.add_argument("--rejects", type=Path, help="write bad rows here instead of stopping")
     parser.add_argument(
         "--scores-only", action="store_true", help="write the id (if any) and the scores only"
@@ -219,6 +220,9 @@ def main(argv: list[str] | None = None) -> int:
         "--explain", action="store_true", help="add each field's points and the baseline"
     )
     args = parser.parse_args(argv)
+    if (args.output is None) == (args.output_option is None):
+        parser.error("name the scored file once: as the second argument or with -o")
+    args.output = args.output or args.output_option
     settings = load_settings()
     try:
         store = ModelStore(settings.store_dir)

@@ -190,3 +190,10 @@ def test_worker_processes_write_what_one_process_writes(tmp_path, model, store):
             jobs=2, load_model=lambda: load_verified_model(store, model.version, threads=1),
         )  # fmt: skip
     assert not (tmp_path / "out.csv").exists()
+
+
+def test_the_output_may_be_named_with_o(tmp_path, model, store, monkeypatch):
+    monkeypatch.setenv("MODEL_STORE_DIR", str(store.root))
+    (tmp_path / "in.csv").write_bytes(spreadsheet_csv(table(students(model, 3))))
+    assert main([str(tmp_path / "in.csv"), "-o", str(tmp_path / "out.csv"), "--quiet"]) == 0
+    assert len((tmp_path / "out.csv").read_text().splitlines()) == 4
