@@ -188,3 +188,22 @@ def joined_rows(prefixes: list[str] | None, columns: list[list[str]], delimiter:
         parts[2 * position :: width] = values  # ValueError if the lengths differ
     parts[width - 1 :: width] = ["\n"] * len(fields[0])
     return "".join(parts)
+
+
+def workbook_answer(table: CsvTable, scored: Scored) -> bytes:
+    """The echoed answer as a one-sheet .xlsx workbook: the request's header and
+    rows, then the answer's columns, written as numbers."""
+    from server.csv_text import header_cells
+    from server.xlsx import workbook
+
+    columns = answer_columns(scored)
+    header = header_cells(table.header, table.dialect)
+    text = "\n".join(table.lines)
+    records = list(csv.reader(io.StringIO(text), delimiter=table.dialect.delimiter)) if text else []
+    names = [name for name, _ in columns]
+    rows = [[*header, *names]]
+    rows += [
+        [*record, *cells] for record, *cells in zip(records, *(v for _, v in columns), strict=True)
+    ]
+    numeric = range(len(header), len(header) + len(names))
+    return workbook(rows, numeric)
