@@ -7,6 +7,8 @@
 (() => {
   const PREDICT_URL = "/predictdata";
   const DOWNLOAD_NAME = "predictions.csv";
+  const WORKBOOK_NAME = "predictions.xlsx";
+  const XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
   const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
     "Dec"];
   const PREVIEW_ROWS = 10;
@@ -33,6 +35,7 @@
   const $ = (id) => document.getElementById(id);
   let model = null; // GET /model's answer, once it has arrived
   let downloadUrl = null;
+  let lastFile = null; // the file scored last, with its query: the workbook is asked for on click
 
   function label(name) {
     const spaced = name.replace(/_/g, " ");
@@ -111,10 +114,10 @@
     loadModel();
   }
 
-  function post(body, contentType, query = "") {
+  function post(body, contentType, query = "", accept = "application/json, text/csv") {
     return call(PREDICT_URL + query, {
       method: "POST",
-      headers: { "Content-Type": contentType, Accept: "application/json, text/csv" },
+      headers: { "Content-Type": contentType, Accept: accept },
       body,
     });
   }
@@ -282,7 +285,9 @@
     return whileBusy(region, $("csv-button"), `Scoring ${file.name}…`, async () => {
       // echo=all: the answer is the file's own rows, every column, with the scores after.
       const query = StudyExplain.fileQuery(model);
-      const response = await post(file, "text/csv", `${query || "?"}${query ? "&" : ""}echo=all`);
+      const type = file.name.toLowerCase().endsWith(".xlsx") ? XLSX : "text/csv";
+      lastFile = { file, type, query: `${query || "?"}${query ? "&" : ""}echo=all` };
+      const response = await post(file, type, lastFile.query);
       if (response.status === 401) {
         refused(region);
         return;
@@ -315,13 +320,42 @@
     region.replaceChildren(
       el("p", { class: "score" },
         "Scored ", el("strong", { id: "scored-count" }, String(count)),
-        count === 1 ? " student" : " students",
-        version ? ` with model ${version}.` : "."),
+        count === 1 ? " student." : " students.",
+        version ? el("span", { class: "help", id: "scored-version" }, ` (model ${version})`) : null),
       el("p", {}, el("a", {
         id: "download-link", class: "button", href: downloadUrl, download: DOWNLOAD_NAME,
-      }, `Download ${DOWNLOAD_NAME}`)),
+      }, `Download ${DOWNLOAD_NAME}`), " ", workbookButton()),
       count ? table("preview-table", caption, header.map(label), shown) : null,
     );
+  }
+
+  // The same answer as an Excel workbook: the file is scored again, asked for as .xlsx.
+  function workbookButton() {
+    const button = el("button", { type: "button", id: "download-xlsx", class: "button" },
+      `Download ${WORKBOOK_NAME}`);
+    button.addEventListener("click", async () => {
+      const { file, type, query } = lastFile;
+      button.disabled = true;
+      try {
+        const response = await post(file, type, query, XLSX);
+        if (!response.ok) {
+          showError($("bulk-result"), await readJson(response), "file");
+          return;
+        }
+        const url = URL.createObjectURL(await response.blob());
+        const save = el("a", { href: url, download: WORKBOOK_NAME });
+        document.body.append(save);
+        save.click();
+        save.remove();
+        setTimeout(() => URL.revokeObjectURL(url), 60000); // the download reads it after the click
+      } catch (error) {
+        console.error(error);
+        showError($("bulk-result"), { error: UNREACHABLE });
+      } finally {
+        button.disabled = false;
+      }
+    });
+    return button;
   }
 
   // RFC 4180 records: the server quotes an id holding a comma, a quote or a line break.

@@ -162,7 +162,7 @@ def test_form_shows_the_same_score_as_the_api(page, server):
 def test_csv_upload_counts_the_students_and_downloads_their_scores(page, server, tmp_path):
     upload = tmp_path / "students.csv"
     upload.write_text(GOOD_CSV)
-    page.get_by_label("CSV file", exact=True).set_input_files(upload)
+    page.get_by_label("CSV or Excel file", exact=True).set_input_files(upload)
     page.get_by_role("button", name="Score file").click()
     assert page.locator("#scored-count").inner_text() == "5"
     screenshot(page, "csv-scored")
@@ -184,7 +184,7 @@ def test_csv_upload_counts_the_students_and_downloads_their_scores(page, server,
 def test_bad_csv_lists_each_problem_in_a_table(page, tmp_path):
     upload = tmp_path / "bad.csv"
     upload.write_text(BAD_CSV)
-    page.get_by_label("CSV file", exact=True).set_input_files(upload)
+    page.get_by_label("CSV or Excel file", exact=True).set_input_files(upload)
     page.get_by_role("button", name="Score file").click()
     table = page.locator("#error-table")
     table.wait_for()

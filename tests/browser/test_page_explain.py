@@ -152,7 +152,7 @@ def test_a_csv_download_has_the_interval_columns(page, server, tmp_path):
     upload = tmp_path / "students.csv"
     upload.write_text(GOOD_CSV)
     with page.expect_request(lambda r: "/predictdata" in r.url) as sent:
-        page.get_by_label("CSV file", exact=True).set_input_files(upload)
+        page.get_by_label("CSV or Excel file", exact=True).set_input_files(upload)
         page.get_by_role("button", name="Score file").click()
     assert sent.value.url.endswith("/predictdata?interval=90&echo=all")
     with page.expect_download() as info:

@@ -33,7 +33,7 @@ def cohort(model) -> list[dict]:
 
 
 def upload(page, path: Path) -> None:
-    page.get_by_label("CSV file", exact=True).set_input_files(path)
+    page.get_by_label("CSV or Excel file", exact=True).set_input_files(path)
     page.get_by_role("button", name="Score file").click()
 
 
@@ -85,3 +85,50 @@ def test_a_bad_row_has_the_same_number_on_the_page_in_the_api_and_in_score_file(
     assert b'"row":8,"field":"lunch"' in answer
     with pytest.raises(ScoringStopped, match=r"row 8, column lunch: 'caviar'"):
         score_file(model, path, tmp_path / "out.csv", progress=False)
+
+
+def sheet_values(body: bytes) -> list[list]:
+    openpyxl = pytest.importorskip("openpyxl")
+    sheet = openpyxl.load_workbook(io.BytesIO(body), read_only=True).worksheets[0]
+    return [list(row) for row in sheet.iter_rows(values_only=True)]
+
+
+@needs_chromium
+@pytest.mark.parametrize("kind", ["xlsx", "csv"])
+def test_a_workbook_or_a_csv_file_comes_back_as_a_workbook_too(page, server, model, tmp_path, kind):
+    openpyxl = pytest.importorskip("openpyxl")
+    rows = table(cohort(model))
+    if kind == "xlsx":
+        book = openpyxl.Workbook()
+        for row in rows:
+            book.active.append(row)
+        path = tmp_path / "class.xlsx"
+        book.save(path)
+        content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    else:
+        path = tmp_path / "class.csv"
+        path.write_bytes(spreadsheet_csv(rows, **EXCEL_EUROPEAN))
+        content_type = "text/csv"
+    upload(page, path)
+    assert page.locator("#scored-count").inner_text() == "12"
+    screenshot(page, f"files-{kind}-scored")
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Download predictions.xlsx").click()
+    assert info.value.suggested_filename == "predictions.xlsx"
+    downloaded = sheet_values(Path(info.value.path()).read_bytes())
+    status, direct = request_workbook(server, path.read_bytes(), content_type)
+    assert status == 200
+    assert downloaded == sheet_values(direct)
+    assert "math_score" in downloaded[0] and downloaded[1][0] == "Zoë"
+
+
+def request_workbook(server, body: bytes, content_type: str) -> tuple[int, bytes]:
+    import urllib.request
+
+    call = urllib.request.Request(
+        server.url + "/predictdata" + PAGE_QUERY, data=body,
+        headers={"Content-Type": content_type,
+                 "Accept": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"},
+    )  # fmt: skip
+    with urllib.request.urlopen(call, timeout=10) as response:
+        return response.status, response.read()
