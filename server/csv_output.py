@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from server.csv_text import BOM
+from server.csv_text import BOM, header_cells
 from server.rules import ID_FIELD
+from server.xlsx import workbook
 
 if TYPE_CHECKING:
     from server.csv_input import CsvTable
@@ -193,9 +194,6 @@ def joined_rows(prefixes: list[str] | None, columns: list[list[str]], delimiter:
 def workbook_answer(table: CsvTable, scored: Scored) -> bytes:
     """The echoed answer as a one-sheet .xlsx workbook: the request's header and
     rows, then the answer's columns, written as numbers."""
-    from server.csv_text import header_cells
-    from server.xlsx import workbook
-
     columns = answer_columns(scored)
     header = header_cells(table.header, table.dialect)
     text = "\n".join(table.lines)

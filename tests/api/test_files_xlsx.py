@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import zipfile
 
 import pytest
 
@@ -101,3 +102,16 @@ def test_a_sheet_that_expands_past_the_limit_is_refused_before_it_is_parsed(mode
     response = post(client, body, MEDIA_XLSX)
     assert response.status_code == 413
     assert "uncompressed; the limit is" in response.json["error"]
+
+
+def test_a_workbook_whose_xml_expands_entities_is_a_400(client):
+    entities = '<!ENTITY a "aaaaaaaaaa">' + "".join(
+        f'<!ENTITY {n} "{("&" + p + ";") * 10}">' for p, n in zip("abcdefg", "bcdefgh", strict=True)
+    )
+    part = f'<?xml version="1.0"?><!DOCTYPE w [{entities}]><workbook>&h;</workbook>'
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as book:
+        book.writestr("xl/workbook.xml", part)
+    response = post(client, out.getvalue(), MEDIA_XLSX)
+    assert response.status_code == 400
+    assert "amplification" in response.json["error"]
