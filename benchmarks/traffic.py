@@ -97,7 +97,8 @@ class Traffic:
             del students[row][name]
         else:
             students[row][name] = value
-        expected = refusal(422, row + 1, name)
+        # JSON rows count students from 1; CSV rows are the spreadsheet's (header = row 1).
+        expected = refusal(422, row + (2 if as_csv else 1), name)
         if as_csv:
             return Exchange(INVALID, csv_body(students), MEDIA_CSV, expected)
         return Exchange(INVALID, json.dumps(students).encode(), MEDIA_JSON, expected)

@@ -46,14 +46,15 @@ class FastCsvReader:
         header = text if end < 0 else text[:end]
         if not header:
             return None
-        layout = self._parser.layout(header.split(","))
+        dialect = self._parser.dialect(header)
+        layout = self._parser.layout(header.split(dialect.delimiter), dialect)
         start = len(header) + 1  # of the students' lines
         lines = _count_lines(text, start)
         if lines > self._parser.max_rows:
             self._parser.check_size(_count_filled_lines(text[start:]))
         if not lines:
             return self._parser.batch([], layout)
-        table = _read_table(text, self._dtype(layout))
+        table = _read_table(text, self._dtype(layout), dialect.delimiter)
         if table is None:
             return None
         rows = len(table)
@@ -126,8 +127,8 @@ def _field(position: int) -> str:
 
 def _as_plain(text: str) -> str | None:
     """`text` with "\\r\\n" line ends as "\\n" and no blank lines at its end, if the
-    fast path reads it as csv.reader would (split on commas and line breaks,
-    nothing more); else None."""
+    fast path reads it as csv.reader would (split at the separator and line
+    breaks, nothing more); else None."""
     if '"' in text or "\x00" in text:
         return None  # quoting is the csv module's; fixed-width cells drop a trailing NUL
     if "\r" in text:
@@ -143,17 +144,17 @@ def _as_plain(text: str) -> str | None:
     return text
 
 
-def _read_table(text: str, dtype: np.dtype) -> np.ndarray | None:
+def _read_table(text: str, dtype: np.dtype, delimiter: str) -> np.ndarray | None:
     """The lines of `text` after its first (the header) as a structured array, or
     None if a row has another width or a score cell is not a number as loadtxt
-    reads one. loadtxt accepts fewer numbers than float() ("1_0" and non-ASCII
-    digits are left to the csv path), and reads those it accepts alike: it strips
-    the same whitespace (str.isspace) and calls the same parser
-    (PyOS_string_to_double)."""
+    reads one. loadtxt accepts fewer numbers than float() ("1_0", non-ASCII
+    digits and a decimal comma are left to the csv path), and reads those it
+    accepts alike: it strips the same whitespace (str.isspace) and calls the same
+    parser (PyOS_string_to_double)."""
     try:
         # comments=None: "#" is text in a cell, not the start of a comment.
         return np.loadtxt(
-            io.StringIO(text), dtype=dtype, delimiter=",", comments=None, skiprows=1, ndmin=1
+            io.StringIO(text), dtype=dtype, delimiter=delimiter, comments=None, skiprows=1, ndmin=1
         )
     except ValueError:
         return None

@@ -1,4 +1,5 @@
-"""CSV answers: a math_score column, after an id column if the request had one."""
+"""CSV answers: a math_score column, after an id column if the request had one,
+or (?echo=all, and score_file's default) after every column the request sent."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from server.csv_text import BOM, header_cells
 from server.rules import ID_FIELD
+from server.xlsx import workbook
 
 if TYPE_CHECKING:
+    from server.csv_input import CsvTable
     from server.model import Scored
 
 
@@ -35,6 +39,17 @@ SCORE_TEXT = _ScoreText((h / 100, str(h / 100)) for h in range(-5000, 15001) if 
 # The same texts by count of hundredths, from -50.00: what hundredths_text indexes.
 _LOWEST_CENT = -5000
 _CENT_TEXT = np.array([str(h / 100) for h in range(_LOWEST_CENT, 15001)], dtype=object)
+_CENT_TEXT_COMMA = np.array([t.replace(".", ",") for t in _CENT_TEXT], dtype=object)
+
+
+class _CommaScoreText(dict):
+    """SCORE_TEXT with a decimal comma, for files whose separator is ";"."""
+
+    def __missing__(self, score: float) -> str:
+        return str(score).replace(".", ",")
+
+
+SCORE_TEXT_COMMA = _CommaScoreText((k, v.replace(".", ",")) for k, v in SCORE_TEXT.items())
 
 
 def csv_response(scores: list[float], ids: list | None) -> bytes:
@@ -56,7 +71,7 @@ def write_scored_rows(out, ids: list, scores: list[float]) -> None:
 
     QUOTE_MINIMAL quotes the line terminator ("\n") but not a lone "\r", at which
     readers also end a row: quote every field when an id holds one."""
-    if _joinable(ids):
+    if joinable(ids):
         parts = ["", ",", "", "\n"] * len(ids)
         parts[0::4] = ids
         parts[2::4] = map(SCORE_TEXT.__getitem__, scores)  # ValueError if the lengths differ
@@ -69,38 +84,46 @@ def write_scored_rows(out, ids: list, scores: list[float]) -> None:
     writer.writerows(zip(ids, scores, strict=True))
 
 
-def answer_columns(scored: Scored) -> list[tuple[str, list[str]]]:
+def answer_columns(scored: Scored, decimal_comma: bool = False) -> list[tuple[str, list[str]]]:
     """The CSV answer's columns after the id, as text: the score, then the interval
     and the contributions when asked for (the JSON answer's fields, flattened)."""
+    comma = decimal_comma
+
+    def text(values) -> list[str]:
+        return hundredths_text(np.asarray(values, dtype=np.float64), comma)
+
     rows = len(scored.scores)
-    columns = [("math_score", hundredths_text(np.asarray(scored.scores, dtype=np.float64)))]
+    columns = [("math_score", text(scored.scores))]
     if scored.interval_level is not None:
         columns += [
-            ("math_score_lower", hundredths_text(scored.lower)),
-            ("math_score_upper", hundredths_text(scored.upper)),
+            ("math_score_lower", text(scored.lower)),
+            ("math_score_upper", text(scored.upper)),
             ("interval_level", [str(scored.interval_level)] * rows),
         ]
     if scored.contributions is not None:
         columns += [
-            (f"contribution_{name}", hundredths_text(points))
-            for name, points in scored.contributions.items()
+            (f"contribution_{name}", text(points)) for name, points in scored.contributions.items()
         ]
-        columns.append(("baseline", [SCORE_TEXT[scored.baseline]] * rows))
+        baseline = (SCORE_TEXT_COMMA if comma else SCORE_TEXT)[scored.baseline]
+        columns.append(("baseline", [baseline] * rows))
     return columns
 
 
-def hundredths_text(values: np.ndarray) -> list[str]:
+def hundredths_text(values: np.ndarray, decimal_comma: bool = False) -> list[str]:
     """str() of each value, all whole numbers of hundredths, looked up at once by
     their count of hundredths (much faster than SCORE_TEXT per value); formatted
-    if any is out of the table's range or a negative zero."""
+    if any is out of the table's range or a negative zero. With a decimal comma
+    where str() has a point, if `decimal_comma`."""
     index = np.rint(values * 100) - _LOWEST_CENT
     if len(values) and not (
         index.min() >= 0
         and index.max() < len(_CENT_TEXT)
         and not (np.signbit(values) & (values == 0)).any()
     ):
-        return [str(v) for v in values.tolist()]
-    return _CENT_TEXT[index.astype(np.intp)].tolist()
+        texts = [str(v) for v in values.tolist()]
+        return [t.replace(".", ",") for t in texts] if decimal_comma else texts
+    table = _CENT_TEXT_COMMA if decimal_comma else _CENT_TEXT
+    return table[index.astype(np.intp)].tolist()
 
 
 def csv_answer(scored: Scored, ids: list | None) -> bytes:
@@ -116,7 +139,7 @@ def csv_answer(scored: Scored, ids: list | None) -> bytes:
 def write_answer_rows(out, ids: list | None, columns: list[list[str]]) -> None:
     """CSV rows of text columns that never need quoting, after the ids if any, as
     csv.writer writes them (see write_scored_rows for the quoting of ids)."""
-    if ids is not None and not _joinable(ids):
+    if ids is not None and not joinable(ids):
         carriage_return = any(isinstance(i, str) and "\r" in i for i in ids)
         quoting = csv.QUOTE_ALL if carriage_return else csv.QUOTE_MINIMAL
         csv.writer(out, lineterminator="\n", quoting=quoting).writerows(
@@ -133,10 +156,52 @@ def write_answer_rows(out, ids: list | None, columns: list[list[str]]) -> None:
     out.write("".join(parts))
 
 
-def _joinable(ids: list) -> bool:
+def joinable(ids: list) -> bool:
     """Every id a str that csv.writer would write as it is."""
     try:
         joined = "".join(ids)
     except TypeError:
         return False
     return not any(c in joined for c in ',"\n\r')
+
+
+def echo_answer(table: CsvTable, scored: Scored) -> bytes:
+    """The request's header and student lines, each followed by the answer's
+    columns, in the request's separator (and decimal comma); UTF-8, after a
+    byte-order mark when the request was not plain UTF-8, so that the
+    spreadsheet which wrote it reads it back."""
+    columns = answer_columns(scored, table.dialect.decimal_comma)
+    delimiter = table.dialect.delimiter
+    head = delimiter.join([table.header, *(name for name, _ in columns)]) + "\n"
+    body = joined_rows(table.lines, [values for _, values in columns], delimiter)
+    return ((BOM if table.answer_needs_bom else "") + head + body).encode()
+
+
+def joined_rows(prefixes: list[str] | None, columns: list[list[str]], delimiter: str) -> str:
+    """Rows of text cells that need no quoting, each after its prefix (a record's
+    text, already written as CSV) if any, joined at C speed."""
+    fields = [*([prefixes] if prefixes is not None else []), *columns]
+    if not fields or not fields[0]:
+        return ""
+    width = 2 * len(fields)  # each field, then a delimiter or the line end
+    parts = [delimiter] * (len(fields[0]) * width)
+    for position, values in enumerate(fields):
+        parts[2 * position :: width] = values  # ValueError if the lengths differ
+    parts[width - 1 :: width] = ["\n"] * len(fields[0])
+    return "".join(parts)
+
+
+def workbook_answer(table: CsvTable, scored: Scored) -> bytes:
+    """The echoed answer as a one-sheet .xlsx workbook: the request's header and
+    rows, then the answer's columns, written as numbers."""
+    columns = answer_columns(scored)
+    header = header_cells(table.header, table.dialect)
+    text = "\n".join(table.lines)
+    records = list(csv.reader(io.StringIO(text), delimiter=table.dialect.delimiter)) if text else []
+    names = [name for name, _ in columns]
+    rows = [[*header, *names]]
+    rows += [
+        [*record, *cells] for record, *cells in zip(records, *(v for _, v in columns), strict=True)
+    ]
+    numeric = range(len(header), len(header) + len(names))
+    return workbook(rows, numeric)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import logging
 import traceback
 from typing import Annotated
@@ -16,8 +17,17 @@ logger = logging.getLogger(__name__)
 MAX_REPORTED_ERRORS = 100
 
 
+ROW_DESCRIPTION = (
+    "where the problem is: for CSV the spreadsheet's row number (the header is row 1, "
+    "so the first student is row 2); for JSON the student's position in the array, "
+    "from 1 (a single object is 1); null for the body as a whole"
+)
+CSV_ROWS = "rows numbered as a spreadsheet numbers them, the header being row 1"
+JSON_ROWS = "row: the student's position in the array, from 1"
+
+
 class FieldError(msgspec.Struct, frozen=True):
-    row: Annotated[int, msgspec.Meta(ge=1)] | None  # the student's position; None: the body
+    row: Annotated[int, msgspec.Meta(ge=1, description=ROW_DESCRIPTION)] | None
     field: str | None
     message: str
 
@@ -69,26 +79,40 @@ class ModelUnavailable(RequestRejected):
 
 
 class ErrorCollector:
-    """Gathers every bad field of a request; keeps the first MAX_REPORTED_ERRORS."""
+    """Gathers every bad field of a request; reports the first MAX_REPORTED_ERRORS
+    by row (a row's fields in the order they were found). `numbering` says how
+    rows are counted, in the error's own words."""
 
-    def __init__(self) -> None:
-        self.details: list[FieldError] = []
-        self.total = 0
+    def __init__(self, numbering: str) -> None:
+        self.found: list[FieldError] = []
+        self._numbering = numbering
 
     def add(self, row: int | None, field: str | None, message: str) -> None:
-        self.total += 1
-        if len(self.details) < MAX_REPORTED_ERRORS:
-            self.details.append(FieldError(row, field, message))
+        self.found.append(FieldError(row, field, message))
+
+    @property
+    def total(self) -> int:
+        return len(self.found)
+
+    def by_row(self) -> list[FieldError]:
+        """Every problem found, sorted by row (stable: a row's fields keep their order)."""
+        return sorted(self.found, key=_row_order)
 
     def raise_if_any(self) -> None:
-        if self.total:
-            rows = len({d.row for d in self.details})
+        if self.found:
+            details = heapq.nsmallest(MAX_REPORTED_ERRORS, self.found, key=_row_order)
+            rows = len({d.row for d in details})
             raise InvalidRecords(
-                f"{self.total} invalid field(s) in the request (first {len(self.details)} listed, "
-                f"from {rows} row(s)); nothing was scored: fix them and send the request again",
-                self.details,
+                f"{self.total} invalid field(s) in the request (first {len(details)} listed, "
+                f"from {rows} row(s); {self._numbering}); nothing was scored: fix them and "
+                "send the request again",
+                details,
                 self.total,
             )
+
+
+def _row_order(problem: FieldError) -> int:
+    return problem.row or 0
 
 
 def error_body(message: str, details: list[FieldError] = (), total: int = 0) -> bytes:

@@ -6,9 +6,11 @@ forks: a corrupt or tampered version stops a start with one line, and is
 refused on reload while the old one serves.
 """
 
+import errno
 import logging
 import os
 import shutil
+import socket
 import sys
 import tempfile
 
@@ -38,7 +40,8 @@ except ConfigError as exc:
 
 wsgi_app = "server.app:get_app()"
 # Elastic Beanstalk's nginx proxies to 127.0.0.1:8000; nothing else should reach Gunicorn.
-bind = f"127.0.0.1:{settings.port}"
+HOST = "127.0.0.1"
+bind = f"{HOST}:{settings.port}"
 workers = settings.workers
 # Sync workers: the work is CPU-bound and nginx buffers slow clients in front of us.
 worker_class = "sync"
@@ -61,7 +64,33 @@ def _resolve_version() -> str:
     return verify_in_child(ModelStore(settings.store_dir), settings.model_version)
 
 
+def port_problem(host: str, port: int) -> str | None:
+    """Why Gunicorn could not bind (host, port), in one line with what to do;
+    None if it can. Bound as Gunicorn binds, with SO_REUSEADDR."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return (
+                    f"port {port} on {host} is already in use (another server?); "
+                    f"set PORT to a free one, e.g. PORT={port + 1} make serve"
+                )
+            return f"cannot listen on {host}:{port} ({exc.strerror}); set PORT to another port"
+    return None
+
+
 def on_starting(server) -> None:
+    # Before Gunicorn binds, which would retry five times and say nothing of PORT.
+    # Not when it is handed its sockets (a USR2 upgrade, systemd): they are bound.
+    # Only TCP addresses (a launcher may pass a bound socket: --bind fd://N).
+    if not server.master_pid and not os.environ.get("LISTEN_FDS"):
+        for address in server.cfg.address:
+            problem = port_problem(*address) if isinstance(address, tuple) else None
+            if problem:
+                print(f"studypredict: cannot serve: {problem}", file=sys.stderr, flush=True)
+                os._exit(1)
     metrics_dir = settings.metrics_dir
     for name in os.listdir(metrics_dir):  # counts start at zero with the server
         if name.endswith(".db"):

@@ -6,19 +6,24 @@ when that fails do we decode again with the standard library and check every
 field, so a bad request lists all its problems and a good one pays for one
 pass. The standard library's parser, unlike msgspec's generic one, reads NaN,
 Infinity and 1e400 as floats, so those are reported against their field (422)
-rather than as broken JSON.
+rather than as broken JSON. That second pass also reads the public data set's
+other spellings of a field ("race/ethnicity", "reading score", as a CSV header
+may have them) where the field itself is missing, so they cost the normal
+request nothing.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 
 import msgspec
 from msgspec.structs import astuple
 
+from model_store.contract import normalise_column_name
 from server.batch import Batch
 from server.contract import ServingContract
-from server.errors import ErrorCollector, InvalidRecords, MalformedBody, TooLarge
+from server.errors import JSON_ROWS, ErrorCollector, InvalidRecords, MalformedBody, TooLarge
 from server.rules import ID_FIELD, check_id, json_type_name
 
 
@@ -28,6 +33,7 @@ class JsonParser:
         self._max_rows = max_rows
         self._decoder = contract.decoder
         self._feature_names = contract.model.feature_names
+        self._names = frozenset([*self._feature_names, ID_FIELD])
 
     def parse(self, body: bytes) -> Batch:
         try:
@@ -56,6 +62,27 @@ class JsonParser:
             size=len(students),
         )
 
+    def _with_spellings_read(self, student: object) -> object:
+        """The student with a missing field filled from another spelling of it
+        (the CSV header's normalisation); other keys are left as they are."""
+        if not isinstance(student, dict):
+            return student
+        filled = dict(student)
+        for key, value in student.items():
+            name = normalise_column_name(key) if isinstance(key, str) else key
+            if name != key and name in self._names and name not in filled:
+                filled[name] = value
+        return filled
+
+    def _missing(self, rule, student: dict) -> str:
+        """The missing-field message, naming a near-miss key that was sent."""
+        message = f"missing field; expected {rule.expected}"
+        unknown = {normalise_column_name(k): k for k in student if k not in self._names}
+        close = difflib.get_close_matches(rule.name, list(unknown), n=1)
+        if close:
+            message += f"; {unknown[close[0]]!r} was sent: send it as {rule.name!r}"
+        return message
+
     def _check_size(self, rows: int) -> None:
         if rows > self._max_rows:
             raise TooLarge(
@@ -75,14 +102,15 @@ class JsonParser:
             )
         students = [decoded] if single else decoded
         self._check_size(len(students))
-        errors = ErrorCollector()
+        errors = ErrorCollector(JSON_ROWS)
+        students = [self._with_spellings_read(s) for s in students]
         for row, student in enumerate(students, 1):
             if not isinstance(student, dict):
                 errors.add(row, None, f"expected a student object; got {json_type_name(student)}")
                 continue
             for rule in self._rules:
                 if rule.name not in student:
-                    errors.add(row, rule.name, f"missing field; expected {rule.expected}")
+                    errors.add(row, rule.name, self._missing(rule, student))
                     continue
                 problem = rule.check_json(student[rule.name])
                 if problem:

@@ -69,6 +69,8 @@ class QueryOptions:
             if not self.explainable:
                 return "explain is not available: this model carries no reference student"
             return f"explain={value!r} is not allowed; use explain=true or explain=false"
+        if name == "echo":
+            return f"echo={value!r} is not allowed; use echo=all (text/csv requests only)"
         if not self.levels:
             return "interval is not available: this model carries no intervals"
         allowed = ", ".join(map(str, self.levels))
@@ -88,8 +90,15 @@ def _options_type(levels: tuple[int, ...], explainable: bool) -> type[msgspec.St
             else "false only: this model carries no reference student to explain from"
         ),
     ]
+    echo = Annotated[
+        Literal["all"] | None,
+        msgspec.Meta(
+            description="all (text/csv only): every column sent, in order, before the answer's"
+        ),
+    ]
     return msgspec.defstruct(
-        "PredictionOptions", [("interval", interval, None), ("explain", explain, False)]
+        "PredictionOptions",
+        [("interval", interval, None), ("explain", explain, False), ("echo", echo, None)],
     )
 
 

@@ -7,11 +7,14 @@ import msgspec
 
 from server.contract import Status
 from server.csv_input import CsvParser
-from server.csv_output import csv_answer, csv_response
-from server.errors import ModelUnavailable, TooLarge, UnsupportedMediaType
+from server.csv_output import csv_answer, csv_response, echo_answer, workbook_answer
+from server.errors import InvalidOption, ModelUnavailable, TooLarge, UnsupportedMediaType
 from server.json_input import JsonParser
 from server.model import Scored, ServedModel
 from server.request_context import StudyRequest
+from server.xlsx import MEDIA_XLSX, first_sheet_as_csv
+
+XLSX_EXPANSION = 10  # a workbook part may hold this many times the body's limit
 
 MEDIA_CSV = "text/csv"
 UNAVAILABLE_MESSAGE = "no verified model is loaded; see the server log"
@@ -42,6 +45,7 @@ class Predictions:
             falcon.MEDIA_JSON: JsonParser(model.contract, max_rows),
             MEDIA_CSV: CsvParser(model.contract, max_rows),
         }
+        self._parsers[MEDIA_XLSX] = self._parsers[MEDIA_CSV]  # the first sheet, as CSV
         self._options = model.contract.options
 
     def on_post(self, req: StudyRequest, resp: falcon.Response) -> None:
@@ -50,7 +54,8 @@ class Predictions:
         if parser is None:
             raise UnsupportedMediaType(
                 f"Content-Type {req.content_type or '(none)'!r} is not supported; "
-                "send application/json (a student object or an array) or text/csv"
+                "send application/json (a student object or an array), text/csv or an "
+                f".xlsx workbook ({MEDIA_XLSX})"
             )
         encoding = (req.get_header("Content-Encoding") or "identity").strip().lower()
         if encoding != "identity":
@@ -59,22 +64,49 @@ class Predictions:
             )
         # Options are opt-in: a request without a query string takes the plain path.
         options = self._options.from_query_string(req.query_string) if req.query_string else None
-        batch = parser.parse(self._read_body(req))
+        echo = options is not None and options.echo is not None
+        workbook = self._answers_workbook(req, media_type)
+        echo = echo or workbook or media_type == MEDIA_XLSX  # a workbook's rows come back
+        if echo and media_type == falcon.MEDIA_JSON:
+            raise InvalidOption(
+                "echo=all applies to text/csv requests only; a JSON answer echoes each id"
+            )
+        body = self._read_body(req)
+        if media_type == MEDIA_XLSX:
+            body = first_sheet_as_csv(body, XLSX_EXPANSION * self._max_body_bytes)
+        if media_type != falcon.MEDIA_JSON:
+            table = parser.read(body, keep_lines=echo)
+            batch = table.batch
+            resp.set_header("X-Input-Encoding", table.encoding)
+        else:
+            batch = parser.parse(body)
         req.context.rows = batch.size
         if options is None:
             scored = Scored(self._model.scores(batch.columns) if batch.size else [])
         else:
             scored = self._model.predict(batch.columns, options)
         resp.set_header("X-Model-Version", self._model.version)
-        if media_type == MEDIA_CSV:
+        if workbook:
+            resp.content_type = MEDIA_XLSX
+            resp.data = workbook_answer(table, scored)
+        elif media_type != falcon.MEDIA_JSON:
             resp.content_type = f"{MEDIA_CSV}; charset=utf-8"  # text/* defaults to ASCII or Latin-1
-            if scored.interval_level is None and scored.contributions is None:
+            if echo:
+                resp.data = echo_answer(table, scored)
+            elif scored.interval_level is None and scored.contributions is None:
                 resp.data = csv_response(scored.scores, batch.ids)
             else:
                 resp.data = csv_answer(scored, batch.ids)
         else:
             resp.content_type = falcon.MEDIA_JSON
             resp.data = _encode(self._model.contract.answer(self._model.version, scored, batch))
+
+    @staticmethod
+    def _answers_workbook(req: falcon.Request, media_type: str) -> bool:
+        """A workbook is answered as one, unless CSV is preferred; CSV, when asked."""
+        if media_type == MEDIA_XLSX:
+            return req.client_prefers([MEDIA_XLSX, MEDIA_CSV]) != MEDIA_CSV
+        return media_type == MEDIA_CSV and MEDIA_XLSX in (req.accept or "")
 
     def _read_body(self, req: falcon.Request) -> bytes:
         length = req.content_length

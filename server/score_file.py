@@ -1,19 +1,26 @@
 """python -m server.score_file INPUT.csv OUTPUT.csv: score a CSV file of any size.
 
-The same validation and the same ONNX model as POST /predictdata, streamed in
-chunks so memory stays flat however long the file. By default the first bad
-row stops the run (with its line number); with --rejects, bad rows go to a
-separate file with the reason and the rest are scored. --interval 90 and
---explain add the columns POST /predictdata?interval=90&explain=true adds.
+The same reading (encoding, separator, decimal comma), validation and ONNX
+model as POST /predictdata, in chunks through the same fast path: memory stays
+flat however long the file. The output is the input's own rows, every column in
+order, with math_score after them (as ?echo=all), in the input's separator;
+--scores-only writes the id (or, with no id column, the spreadsheet row) and
+the scores instead. The first bad row
+stops the run, naming its spreadsheet row (the header is row 1); with --rejects,
+bad rows go to a separate file (row, field, message, then the row as read) and
+stay in the output with an empty score, so that it lines up with the input.
+--interval 90 and --explain add the columns POST /predictdata?interval=90&explain=true adds.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
+import multiprocessing
 import os
 import sys
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import msgspec
@@ -21,29 +28,33 @@ from tqdm import tqdm
 
 from model_store.store import ModelStore, StoreError
 from server.config import load_settings
-from server.csv_input import CsvLayout, CsvParser
-from server.csv_output import answer_columns, write_answer_rows, write_scored_rows
+from server.csv_input import CsvParser
+from server.csv_text import BOM, UTF8, WINDOWS_1252, CsvDialect, decode_chunk, file_encoding
 from server.errors import RequestRejected
+from server.file_chunks import (
+    ChunkAnswer,
+    ChunkScorer,
+    FileHeader,
+    ScoringStopped,
+    read_chunks,
+    rows_in,
+)
 from server.model import ServedModel, load_verified_model
 
-DEFAULT_CHUNK_ROWS = 10_000
+DEFAULT_CHUNK_BYTES = 1 << 20  # about 15,000 rows of the public data set's width
+ENCODING_NAMES = {UTF8: "UTF-8", WINDOWS_1252: "Windows-1252"}
+
+__all__ = ["FileRead", "ScoringStopped", "main", "score_file"]
 
 
-class ScoringStopped(Exception):
-    pass
+@dataclass(frozen=True)
+class FileRead:
+    """What score_file made of a file, besides its scores."""
 
-
-def read_chunks(reader, chunk_rows: int) -> Iterator[list[tuple[int, list[str]]]]:
-    """(line number, cells) in lists of up to `chunk_rows`; blank lines skipped."""
-    chunk: list[tuple[int, list[str]]] = []
-    for record in reader:
-        if record:
-            chunk.append((reader.line_num, record))
-            if len(chunk) == chunk_rows:
-                yield chunk
-                chunk = []
-    if chunk:
-        yield chunk
+    scored: int
+    rejected: int  # rows
+    encoding: str
+    dialect: CsvDialect
 
 
 def score_file(
@@ -51,99 +62,155 @@ def score_file(
     source: Path,
     destination: Path,
     rejects: Path | None = None,
-    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     progress: bool = True,
     options: msgspec.Struct | None = None,
-) -> tuple[int, int]:
-    """Scores `source` into `destination`; returns (rows scored, problems rejected).
-
-    `options` (of the contract's QueryOptions type) adds the interval and
-    contribution columns, as the same options of POST /predictdata do."""
-    parser = CsvParser(model.contract, max_rows=chunk_rows)
-    scored = rejected = 0
+    echo: bool = True,
+    jobs: int = 1,
+    load_model: Callable[[], ServedModel] | None = None,
+) -> FileRead:
+    """Scores `source` into `destination` (and its bad rows into `rejects`, if
+    given, rather than stopping). `options` (the contract's PredictionOptions)
+    adds the interval and contribution columns, as on POST /predictdata. With
+    `jobs` > 1, chunks are scored by that many worker processes, each with the
+    model `load_model` loads (its own onnxruntime session)."""
     partial = destination.with_name(destination.name + ".partial")
-    with (
-        open(source, newline="", encoding="utf-8-sig") as infile,
-        open(partial, "w", newline="", encoding="utf-8") as outfile,
-        open(rejects or os.devnull, "w", newline="", encoding="utf-8") as rejfile,
-        tqdm(total=source.stat().st_size, unit="B", unit_scale=True, disable=not progress) as bar,
-    ):
-        reader = csv.reader(_counting(infile, bar), strict=True)
-        try:
-            header = next(reader, None)
-            if not header:
-                raise ScoringStopped(f"{source}: empty file; expected a header line")
-            layout = parser.layout(header)
-            out = csv.writer(outfile, lineterminator="\n")
-            names = ["math_score"]
-            if options is not None:
-                empty = {name: [] for name in model.contract.model.feature_names}
-                names = [name for name, _ in answer_columns(model.predict(empty, options))]
-            out.writerow(["id", *names] if layout.has_ids else names)
-            rej = csv.writer(rejfile, lineterminator="\n")
-            rej.writerow(["line", "field", "message", *header])
-            for chunk in read_chunks(reader, chunk_rows):
-                batch, bad = _validate(parser, layout, chunk, rejects is None, source)
-                for line, field, message, record in bad:
-                    rej.writerow([line, field or "", message, *record])
-                rejected += len(bad)
-                if batch.size and options is not None:
-                    columns = answer_columns(model.predict(batch.columns, options))
-                    write_answer_rows(outfile, batch.ids, [values for _, values in columns])
-                    scored += batch.size
-                elif batch.size:
-                    scores = model.scores(batch.columns)
-                    if batch.ids:
-                        write_scored_rows(outfile, batch.ids, scores)
-                    else:
-                        out.writerows([s] for s in scores)
-                    scored += batch.size
-        except csv.Error as exc:
-            raise ScoringStopped(
-                f"{source}, line {reader.line_num}: malformed CSV: {exc}"
-            ) from None
-        finally:
-            outfile.close()
-            if sys.exc_info()[0] is not None:
-                os.unlink(partial)
-    os.replace(partial, destination)  # no half-written output under the final name
-    return scored, rejected
-
-
-def _counting(lines: Iterator[str], bar: tqdm) -> Iterator[str]:
-    for line in lines:
-        bar.update(len(line))
-        yield line
-
-
-def _validate(parser: CsvParser, layout: CsvLayout, chunk, stop_on_error: bool, source: Path):
-    """The chunk's good records as a Batch, and its (line, field, message, record) rejects."""
+    rejects_partial = rejects.with_name(rejects.name + ".partial") if rejects else None
     try:
-        return parser.batch([record for _, record in chunk], layout), []
-    except RequestRejected:
-        pass
-    good, bad = [], []
-    for line, record in chunk:  # a bad chunk: find its bad rows one by one
+        with open(source, "rb") as infile:
+            encoding, bom = file_encoding(infile)
+            infile.seek(0)
+            chunks = read_chunks(infile, chunk_bytes)
+            first = next(chunks, b"")
+            header, body = _header(model, first, encoding, source)
+            scorer = ChunkScorer(model, header, options, echo, rejects is None, str(source))
+            with (
+                open(partial, "w", newline="", encoding="utf-8") as outfile,
+                open(rejects_partial or os.devnull, "w", newline="", encoding="utf-8") as rejfile,
+                _Scorers(scorer, jobs, load_model, (header, options, echo, rejects is None)) as run,
+                tqdm(
+                    total=source.stat().st_size, unit="B", unit_scale=True, disable=not progress
+                ) as bar,
+            ):
+                mark = BOM if bom or encoding != UTF8 else ""  # for the spreadsheet to read it back
+                out_head, rejects_head = scorer.head()
+                outfile.write((mark if echo else "") + out_head)
+                rejfile.write(mark + rejects_head)
+                bar.update(len(first) - len(body))
+                scored = rejected = 0
+                for answer, size in run.answers(_tasks(body, chunks, encoding, header, source)):
+                    outfile.write(answer.out)
+                    rejfile.write(answer.rejects)
+                    scored += answer.scored
+                    rejected += answer.rejected
+                    bar.update(size)
+    except BaseException:
+        for path in (partial, rejects_partial):
+            if path is not None and path.exists():
+                os.unlink(path)
+        raise
+    os.replace(partial, destination)  # no half-written output under the final name
+    if rejects_partial is not None:
+        os.replace(rejects_partial, rejects)
+    return FileRead(scored, rejected, encoding, header.dialect)
+
+
+def _header(model: ServedModel, first: bytes, encoding: str, source: Path):
+    """The file's header, and the rest of its first chunk."""
+    end = first.find(b"\n")
+    line_bytes, body = (first, b"") if end < 0 else (first[: end + 1], first[end + 1 :])
+    line = decode_chunk(line_bytes, encoding, True, 0).rstrip("\r\n")
+    if not line.strip():
+        raise ScoringStopped(f"{source}: empty first line; expected the header line")
+    return FileHeader.read(CsvParser(model.contract, max_rows=0), line), body
+
+
+def _tasks(body: bytes, chunks: Iterator[bytes], encoding: str, header: FileHeader, source):
+    """(chunk, encoding, rows before it, lines before it) for every chunk after the header."""
+    rows = lines = 1  # the header
+    for chunk in _with_first(body, chunks):
         try:
-            parser.batch([record], layout)
-            good.append(record)
+            count = rows_in(chunk, encoding, lines, header.dialect)
         except RequestRejected as exc:
-            if stop_on_error:
-                first = exc.details[0] if exc.details else None
-                where = f"column {first.field}: {first.message}" if first else exc.message
-                raise ScoringStopped(f"{source}, line {line}, {where}") from None
-            for problem in exc.details or [None]:
-                field = problem.field if problem else None
-                bad.append((line, field, problem.message if problem else exc.message, record))
-    return parser.batch(good, layout), bad
+            raise ScoringStopped(f"{source}: {exc.message}") from None
+        yield (chunk, encoding, rows, lines)
+        rows += count
+        lines += chunk.count(b"\n")
+
+
+def _with_first(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    if first:
+        yield first
+    yield from rest
+
+
+class _Scorers:
+    """Where chunks are scored: here, or in `jobs` worker processes (forked, each
+    loading its own model) with at most two chunks each in flight, so that
+    memory stays flat; answers come back in file order."""
+
+    def __init__(self, scorer: ChunkScorer, jobs: int, load_model, settings: tuple) -> None:
+        self._scorer = scorer
+        self._jobs = jobs if load_model is not None else 1
+        self._pool = None
+        if self._jobs > 1:
+            context = multiprocessing.get_context("fork")
+            self._pool = context.Pool(
+                self._jobs, initializer=_start_worker, initargs=(load_model, scorer, settings)
+            )
+
+    def __enter__(self) -> _Scorers:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._pool is not None:
+            self._pool.terminate() if exc[0] else self._pool.close()
+            self._pool.join()
+
+    def answers(self, tasks) -> Iterator[tuple[ChunkAnswer, int]]:
+        if self._pool is None:
+            for task in tasks:
+                yield self._scorer.score(*task), len(task[0])
+            return
+        pending: deque = deque()
+        for task in tasks:
+            pending.append((self._pool.apply_async(_score_in_worker, task), len(task[0])))
+            if len(pending) >= 2 * self._jobs:
+                result, size = pending.popleft()
+                yield result.get(), size
+        while pending:
+            result, size = pending.popleft()
+            yield result.get(), size
+
+
+_worker_scorer: ChunkScorer | None = None
+
+
+def _start_worker(load_model, scorer: ChunkScorer, settings: tuple) -> None:
+    """A worker's own model and scorer (inherited through fork, not pickled)."""
+    global _worker_scorer
+    header, options, echo, stop = settings
+    _worker_scorer = ChunkScorer(load_model(), header, options, echo, stop, scorer.source)
+
+
+def _score_in_worker(*task) -> ChunkAnswer:
+    return _worker_scorer.score(*task)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m server.score_file", description=__doc__)
     parser.add_argument("input", type=Path)
-    parser.add_argument("output", type=Path)
+    parser.add_argument("output", type=Path, nargs="?", help="the scored file (or -o)")
+    parser.add_argument("-o", "--output", type=Path, dest="output_option", metavar="OUTPUT")
     parser.add_argument("--rejects", type=Path, help="write bad rows here instead of stopping")
-    parser.add_argument("--chunk-rows", type=int, default=DEFAULT_CHUNK_ROWS)
+    parser.add_argument(
+        "--scores-only", action="store_true", help="write the id (if any) and the scores only"
+    )
+    parser.add_argument("--chunk-bytes", type=int, default=DEFAULT_CHUNK_BYTES)
+    parser.add_argument(
+        "--jobs", type=int, default=len(os.sched_getaffinity(0)),
+        help="worker processes scoring chunks (default: this machine's usable cores)",
+    )  # fmt: skip
     parser.add_argument("--version", help="model version (default: the store's current one)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument(
@@ -153,24 +220,35 @@ def main(argv: list[str] | None = None) -> int:
         "--explain", action="store_true", help="add each field's points and the baseline"
     )
     args = parser.parse_args(argv)
+    if (args.output is None) == (args.output_option is None):
+        parser.error("name the scored file once: as the second argument or with -o")
+    args.output = args.output or args.output_option
     settings = load_settings()
     try:
-        model = load_verified_model(
-            ModelStore(settings.store_dir), args.version, settings.ort_threads
-        )
+        store = ModelStore(settings.store_dir)
+        model = load_verified_model(store, args.version, settings.ort_threads)
         asked = {"interval": args.interval, "explain": "true" if args.explain else None}
         asked = {k: v for k, v in asked.items() if v is not None}
         options = model.contract.options.parse(asked) if asked else None
-        scored, rejected = score_file(
-            model, args.input, args.output, args.rejects, args.chunk_rows, not args.quiet, options
-        )
-    except (StoreError, ScoringStopped, RequestRejected, OSError, UnicodeDecodeError) as exc:
+        read = score_file(
+            model, args.input, args.output, args.rejects, args.chunk_bytes, not args.quiet,
+            options, echo=not args.scores_only, jobs=max(args.jobs, 1),
+            load_model=lambda: load_verified_model(store, model.version, settings.ort_threads),
+        )  # fmt: skip
+    except (StoreError, ScoringStopped, RequestRejected, OSError) as exc:
         message = exc.message if isinstance(exc, RequestRejected) else str(exc)
         print(f"error: {message}", file=sys.stderr)
         return 1
-    print(f"scored {scored} rows into {args.output} with model {model.version}", file=sys.stderr)
-    if rejected:
-        print(f"rejected {rejected} problem(s), written to {args.rejects}", file=sys.stderr)
+    print(
+        f"read {args.input} as {ENCODING_NAMES[read.encoding]}, separated by "
+        f"{read.dialect.separator_name}",
+        file=sys.stderr,
+    )
+    print(
+        f"scored {read.scored} rows into {args.output} with model {model.version}", file=sys.stderr
+    )
+    if read.rejected:
+        print(f"rejected {read.rejected} row(s), written to {args.rejects}", file=sys.stderr)
     return 0
 
 

@@ -7,6 +7,10 @@
 (() => {
   const PREDICT_URL = "/predictdata";
   const DOWNLOAD_NAME = "predictions.csv";
+  const WORKBOOK_NAME = "predictions.xlsx";
+  const XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+  const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
+    "Dec"];
   const PREVIEW_ROWS = 10;
   const UNREACHABLE = "the server cannot be reached; check your connection and try again.";
   // sessionStorage: the key lives as long as the tab, never on disk across visits.
@@ -31,6 +35,7 @@
   const $ = (id) => document.getElementById(id);
   let model = null; // GET /model's answer, once it has arrived
   let downloadUrl = null;
+  let lastFile = null; // the file scored last, with its query: the workbook is asked for on click
 
   function label(name) {
     const spaced = name.replace(/_/g, " ");
@@ -109,10 +114,10 @@
     loadModel();
   }
 
-  function post(body, contentType, query = "") {
+  function post(body, contentType, query = "", accept = "application/json, text/csv") {
     return call(PREDICT_URL + query, {
       method: "POST",
-      headers: { "Content-Type": contentType, Accept: "application/json, text/csv" },
+      headers: { "Content-Type": contentType, Accept: accept },
       body,
     });
   }
@@ -178,18 +183,28 @@
     $("csv-button").disabled = false;
   }
 
+  // "27 Nov 2026" from an ISO timestamp, in UTC (as the model's version id is).
+  function dayOf(timestamp) {
+    const date = new Date(timestamp);
+    if (Number.isNaN(date.getTime())) return null;
+    return `${date.getUTCDate()} ${MONTHS[date.getUTCMonth()]} ${date.getUTCFullYear()}`;
+  }
+
+  // "trained 27 Nov 2026 · typical error ±4.4 points"; the version id on a line below.
   function describeModel(body) {
     const metrics = body.metrics || {};
-    const parts = [el("span", {}, "Model ", el("code", { id: "model-version" }, body.version))];
-    if (typeof metrics.holdout_r2 === "number") {
-      const r2 = el("strong", { id: "model-r2" }, metrics.holdout_r2.toFixed(3));
-      parts.push(el("span", {}, "holdout R² ", r2));
-    }
+    const parts = [];
+    const day = body.created_at ? dayOf(body.created_at) : null;
+    if (day) parts.push(el("span", {}, "Model trained ", el("strong", { id: "model-trained" }, day)));
     if (typeof metrics.holdout_mae === "number") {
-      const mae = el("strong", { id: "model-mae" }, metrics.holdout_mae.toFixed(2));
-      parts.push(el("span", {}, "mean absolute error ", mae, " points"));
+      const mae = el("strong", { id: "model-error" }, `±${metrics.holdout_mae.toFixed(1)}`);
+      parts.push(el("span", {}, "typical error ", mae, " points"));
     }
+    if (!parts.length) parts.push(el("span", {}, "Model loaded"));
     $("model-info").replaceChildren(...parts.flatMap((part, i) => (i ? [" · ", part] : [part])));
+    $("model-version-line").replaceChildren(
+      "Version ", el("code", { id: "model-version" }, body.version),
+      typeof metrics.holdout_r2 === "number" ? ` · holdout R² ${metrics.holdout_r2.toFixed(3)}` : "");
   }
 
   // One labelled control: a list of the allowed values, or a number within its range.
@@ -243,7 +258,7 @@
       }
       const body = await readJson(response);
       if (!response.ok) {
-        showError(region, body);
+        showError(region, body, "form");
         return;
       }
       const score = el("strong", { id: "math-score" }, String(body.math_score));
@@ -268,25 +283,36 @@
     if (!file) return undefined;
     const region = $("bulk-result");
     return whileBusy(region, $("csv-button"), `Scoring ${file.name}…`, async () => {
-      const response = await post(file, "text/csv", StudyExplain.fileQuery(model));
+      // echo=all: the answer is the file's own rows, every column, with the scores after.
+      const query = StudyExplain.fileQuery(model);
+      const type = file.name.toLowerCase().endsWith(".xlsx") ? XLSX : "text/csv";
+      lastFile = { file, type, query: `${query || "?"}${query ? "&" : ""}echo=all` };
+      const response = await post(file, type, lastFile.query);
       if (response.status === 401) {
         refused(region);
         return;
       }
       if (!response.ok) {
-        showError(region, await readJson(response));
+        showError(region, await readJson(response), "file");
         return;
       }
-      showPredictions(region, await response.text(), response.headers.get("X-Model-Version"));
+      // The bytes as sent: a byte-order mark, if any, lets the spreadsheet read them back.
+      const answer = await response.arrayBuffer();
+      showPredictions(region, answer, response.headers.get("X-Model-Version"));
     });
   }
 
-  // The count, a download of the server's CSV exactly as sent, and its first rows.
-  function showPredictions(region, csvText, version) {
-    const [header, ...records] = parseCsv(csvText);
+  // The count, a download of the server's CSV exactly as sent (the file's own rows
+  // and separator, the scores after them), and its first rows.
+  function showPredictions(region, answer, version) {
+    const text = new TextDecoder("utf-8").decode(answer); // drops a byte-order mark
+    const headerLine = text.slice(0, text.search(/\r?\n|$/));
+    const at = headerLine.lastIndexOf("math_score");
+    const separator = at > 0 && headerLine[at - 1] !== "," ? headerLine[at - 1] : ",";
+    const [header, ...records] = parseCsv(text, separator);
     const count = records.length;
     if (downloadUrl) URL.revokeObjectURL(downloadUrl);
-    downloadUrl = URL.createObjectURL(new Blob([csvText], { type: "text/csv" }));
+    downloadUrl = URL.createObjectURL(new Blob([answer], { type: "text/csv" }));
     const shown = records.slice(0, PREVIEW_ROWS);
     const caption = shown.length < count
       ? `The first ${shown.length} of ${count} predictions`
@@ -294,17 +320,46 @@
     region.replaceChildren(
       el("p", { class: "score" },
         "Scored ", el("strong", { id: "scored-count" }, String(count)),
-        count === 1 ? " student" : " students",
-        version ? ` with model ${version}.` : "."),
+        count === 1 ? " student." : " students.",
+        version ? el("span", { class: "help", id: "scored-version" }, ` (model ${version})`) : null),
       el("p", {}, el("a", {
         id: "download-link", class: "button", href: downloadUrl, download: DOWNLOAD_NAME,
-      }, `Download ${DOWNLOAD_NAME}`)),
+      }, `Download ${DOWNLOAD_NAME}`), " ", workbookButton()),
       count ? table("preview-table", caption, header.map(label), shown) : null,
     );
   }
 
+  // The same answer as an Excel workbook: the file is scored again, asked for as .xlsx.
+  function workbookButton() {
+    const button = el("button", { type: "button", id: "download-xlsx", class: "button" },
+      `Download ${WORKBOOK_NAME}`);
+    button.addEventListener("click", async () => {
+      const { file, type, query } = lastFile;
+      button.disabled = true;
+      try {
+        const response = await post(file, type, query, XLSX);
+        if (!response.ok) {
+          showError($("bulk-result"), await readJson(response), "file");
+          return;
+        }
+        const url = URL.createObjectURL(await response.blob());
+        const save = el("a", { href: url, download: WORKBOOK_NAME });
+        document.body.append(save);
+        save.click();
+        save.remove();
+        setTimeout(() => URL.revokeObjectURL(url), 60000); // the download reads it after the click
+      } catch (error) {
+        console.error(error);
+        showError($("bulk-result"), { error: UNREACHABLE });
+      } finally {
+        button.disabled = false;
+      }
+    });
+    return button;
+  }
+
   // RFC 4180 records: the server quotes an id holding a comma, a quote or a line break.
-  function parseCsv(text) {
+  function parseCsv(text, separator) {
     const rows = [];
     let row = [];
     let value = "";
@@ -322,7 +377,7 @@
         }
       } else if (c === '"') {
         quoted = true;
-      } else if (c === ",") {
+      } else if (c === separator) {
         row.push(value);
         value = "";
       } else if (c === "\n" || c === "\r") {
@@ -340,24 +395,34 @@
 
   // ---- errors ---------------------------------------------------------------------
 
-  // {"error"} alone (400, 413, 415, 503), or with "details" and "total_errors" (422).
-  function showError(region, body) {
-    const summary = el("p", { class: "error-summary" },
-      el("strong", {}, "Not scored: "), body.error || "the request failed.");
+  // {"error"} alone (400, 413, 415, 503), or with "details" and "total_errors" (422),
+  // in the words of the form ("form") or of a spreadsheet ("file"): the rows as the
+  // spreadsheet numbers them (the server's CSV rows already are), the form's labels.
+  function showError(region, body, about) {
     const details = Array.isArray(body.details) ? body.details : [];
     if (!details.length) {
-      region.replaceChildren(summary);
+      region.replaceChildren(el("p", { class: "error-summary" },
+        el("strong", {}, "Not scored: "), body.error || "the request failed."));
       return;
     }
     const total = body.total_errors || details.length;
+    const problems = `${total} problem${total === 1 ? "" : "s"}`;
+    const first = details.find((d) => d.row != null);
+    const summary = about === "file"
+      ? el("p", { class: "error-summary" }, el("strong", {}, "Nothing was scored. "),
+        `The file has ${problems}. Fix ${total === 1 ? "it" : "them"} in your spreadsheet `
+        + "and choose the file again"
+        + (first ? `; start with row ${first.row}.` : "."))
+      : el("p", { class: "error-summary" }, el("strong", {}, "Not predicted. "),
+        `Check ${details.map((d) => label(d.field || "the form")).join(", ")}.`);
     const caption = total > details.length
       ? `The first ${details.length} of ${total} problems`
-      : `${total} problem${total === 1 ? "" : "s"} to fix`;
-    // A row or field of null means the problem concerns the whole request.
-    const rows = details.map((d) => [
-      d.row == null ? "(all)" : String(d.row), d.field || "(all)", d.message,
-    ]);
-    const headings = ["Row", "Field", "Message"];
+      : `${problems} to fix`;
+    const field = (d) => (d.field ? label(d.field) : "(the whole row)");
+    const rows = about === "file"
+      ? details.map((d) => [d.row == null ? "(the file)" : String(d.row), field(d), d.message])
+      : details.map((d) => [field(d), d.message]);
+    const headings = about === "file" ? ["Row", "Column", "Problem"] : ["Field", "Problem"];
     region.replaceChildren(summary, table("error-table", caption, headings, rows));
   }
 

@@ -125,10 +125,11 @@ def test_the_options_are_documented_with_the_models_levels(bare_model, spec):
         parameters = document["paths"]["/predictdata"]["post"]["parameters"]
         return {p["name"]: p["schema"] for p in parameters if p["in"] == "query"}
 
-    optioned = options(spec)
-    assert set(optioned) == {"interval", "explain"}
+    optioned = options(spec)  # the committed model carries intervals and a reference
+    assert set(optioned) == {"interval", "explain", "echo"}
     assert {"enum": [80, 90, 95]} in optioned["interval"]["anyOf"]
     assert optioned["explain"]["type"] == "boolean"
+    assert {"enum": ["all"]} in optioned["echo"]["anyOf"]
     bare = options(make_client(bare_model).simulate_get("/openapi.json").json)
     assert bare["interval"]["type"] == "null"  # a model without intervals offers no level
 

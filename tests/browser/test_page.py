@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import shutil
+from datetime import datetime
 from pathlib import Path
 
 import falcon.testing
@@ -17,7 +18,7 @@ from tests.support.browser import CSV_HEADER, GOOD_CSV, LABELS, needs_chromium, 
 from tests.support.http import request
 from tests.support.models import STUDENT
 
-# Row 2: an unknown lunch; row 4: a reading score out of range.
+# Spreadsheet row 3: an unknown lunch; row 5: a reading score out of range.
 BAD_CSV = "\n".join([
     CSV_HEADER,
     "s-1,female,group B,bachelor's degree,standard,none,72,74",
@@ -95,11 +96,15 @@ def test_files_are_read_once_when_the_app_is_built(tmp_path):
 
 
 @needs_chromium
-def test_page_shows_the_model_version_and_holdout_metrics(page, model):
-    metrics = model.metadata["metrics"]
-    assert page.locator("#model-version").inner_text() == model.version
-    assert page.locator("#model-r2").inner_text() == f"{metrics['holdout_r2']:.3f}"
-    assert page.locator("#model-mae").inner_text() == f"{metrics['holdout_mae']:.2f}"
+def test_page_says_when_the_model_was_trained_and_its_typical_error(page, model):
+    trained = datetime.fromisoformat(model.metadata["created_at"].replace("Z", "+00:00"))
+    info = page.locator("#model-info").inner_text()
+    assert info.startswith(
+        f"Model trained {trained.day} {trained:%b %Y} · typical error "
+        f"±{model.metadata['metrics']['holdout_mae']:.1f} points"
+    )
+    assert page.locator("#model-version").inner_text() == model.version  # the details line
+    assert model.version not in info
 
 
 @needs_chromium
@@ -134,7 +139,7 @@ def test_form_shows_the_same_score_as_the_api(page, server):
 def test_csv_upload_counts_the_students_and_downloads_their_scores(page, server, tmp_path):
     upload = tmp_path / "students.csv"
     upload.write_text(GOOD_CSV)
-    page.get_by_label("CSV file", exact=True).set_input_files(upload)
+    page.get_by_label("CSV or Excel file", exact=True).set_input_files(upload)
     page.get_by_role("button", name="Score file").click()
     assert page.locator("#scored-count").inner_text() == "5"
     screenshot(page, "csv-scored")
@@ -142,26 +147,32 @@ def test_csv_upload_counts_the_students_and_downloads_their_scores(page, server,
         page.get_by_role("link", name="Download predictions.csv").click()
     download = info.value
     assert download.suggested_filename == "predictions.csv"
-    downloaded = Path(download.path()).read_text()
-    _, _, direct = request(server.url + "/predictdata", GOOD_CSV.encode(), "text/csv")
-    rows = list(csv.DictReader(io.StringIO(downloaded)))
+    downloaded = Path(download.path()).read_bytes()
+    _, _, direct = request(
+        server.url + "/predictdata?interval=90&echo=all", GOOD_CSV.encode(), "text/csv"
+    )
+    assert downloaded == direct  # the user's rows, every column, then the answer's
+    rows = list(csv.DictReader(io.StringIO(downloaded.decode())))
+    assert list(rows[0])[:2] == ["id", "gender"] and "math_score" in rows[0]
     assert [r["id"] for r in rows] == ["s-1", "s-2", "s-3", "s-4", "s-5"]
-    expected = [float(r["math_score"]) for r in csv.DictReader(io.StringIO(direct.decode()))]
-    assert [float(r["math_score"]) for r in rows] == expected
 
 
 @needs_chromium
 def test_bad_csv_lists_each_problem_in_a_table(page, tmp_path):
     upload = tmp_path / "bad.csv"
     upload.write_text(BAD_CSV)
-    page.get_by_label("CSV file", exact=True).set_input_files(upload)
+    page.get_by_label("CSV or Excel file", exact=True).set_input_files(upload)
     page.get_by_role("button", name="Score file").click()
     table = page.locator("#error-table")
     table.wait_for()
     screenshot(page, "csv-errors")
-    assert "2 invalid field(s)" in page.locator(".error-summary").inner_text()
-    assert table.locator("th").all_inner_texts() == ["Row", "Field", "Message"]
+    assert page.locator(".error-summary").inner_text() == (
+        "Nothing was scored. The file has 2 problems. Fix them in your spreadsheet and choose "
+        "the file again; start with row 3."
+    )
+    assert table.locator("th").all_inner_texts() == ["Row", "Column", "Problem"]
     cells = [row.locator("td").all_inner_texts() for row in table.locator("tbody tr").all()]
-    assert [c[:2] for c in cells] == [["2", "lunch"], ["4", "reading_score"]]
+    # The spreadsheet's rows (the header is row 1) and the form's labels.
+    assert [c[:2] for c in cells] == [["3", "Lunch"], ["5", "Reading score"]]
     assert "'caviar' is not an allowed value" in cells[0][2]
     assert "120 is out of range" in cells[1][2]

@@ -158,15 +158,16 @@ def test_a_csv_download_has_the_interval_columns(page, server, tmp_path):
     upload = tmp_path / "students.csv"
     upload.write_text(GOOD_CSV)
     with page.expect_request(lambda r: "/predictdata" in r.url) as sent:
-        page.get_by_label("CSV file", exact=True).set_input_files(upload)
+        page.get_by_label("CSV or Excel file", exact=True).set_input_files(upload)
         page.get_by_role("button", name="Score file").click()
-    assert sent.value.url.endswith("/predictdata?interval=90")
+    assert sent.value.url.endswith("/predictdata?interval=90&echo=all")
     with page.expect_download() as info:
         page.get_by_role("link", name="Download predictions.csv").click()
     downloaded = list(csv.DictReader(io.StringIO(Path(info.value.path()).read_text())))
     status, direct = request(
-        server.url + "/predictdata?interval=90", GOOD_CSV.encode(), {"Content-Type": "text/csv"}
-    )
+        server.url + "/predictdata?interval=90&echo=all", GOOD_CSV.encode(),
+        {"Content-Type": "text/csv"},
+    )  # fmt: skip
     assert status == 200
     expected = list(csv.DictReader(io.StringIO(direct.decode())))
     assert set(INTERVAL_COLUMNS) <= set(downloaded[0])

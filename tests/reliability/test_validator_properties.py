@@ -148,9 +148,22 @@ def id_problem(value) -> bool:
     return isinstance(value, bool) or not isinstance(value, int) or not -INT64 <= value < INT64
 
 
+def spelled_as_fields(row: object) -> object:
+    """The row as the server reads it: a missing field taken from another
+    spelling of its name (case, blanks, "/" for "_", a leading BOM)."""
+    if not isinstance(row, dict):
+        return row
+    resolved = dict(row)
+    for key, value in row.items():
+        name = key.lstrip("\ufeff").strip().lower().replace(" ", "_").replace("/", "_")
+        if name in [*feature_names(), "id"] and name not in resolved:
+            resolved[name] = value
+    return resolved
+
+
 def json_problems(rows: list) -> set[tuple[int, str | None]]:
     problems = set()
-    for number, row in enumerate(rows, 1):
+    for number, row in enumerate(map(spelled_as_fields, rows), 1):
         if not isinstance(row, dict):
             problems.add((number, None))
             continue
@@ -189,6 +202,7 @@ def test_any_json_value_is_scored_in_order_or_refused_naming_rows_and_fields(ser
         assert answer.status_code == 413, answer.text
         return
     problems = json_problems(rows)
+    rows = [spelled_as_fields(row) for row in rows]
     if problems:
         assert answer.status_code == 422, answer.text
         assert named_in(answer) == problems
@@ -198,7 +212,7 @@ def test_any_json_value_is_scored_in_order_or_refused_naming_rows_and_fields(ser
     assert body["model_version"] == oracle.version
     if isinstance(payload, dict):
         assert scores_match([body["math_score"]], oracle.scores(rows))
-        assert body.get("id") == payload.get("id")
+        assert body.get("id") == rows[0].get("id")
     else:
         assert body["count"] == len(rows)
         assert scores_match([p["math_score"] for p in body["predictions"]], oracle.scores(rows))
@@ -288,7 +302,7 @@ def test_any_csv_table_is_scored_in_order_or_refused_naming_rows_and_fields(serv
     position = {name: i for i, name in enumerate(header)}
     problems = {
         (number, f["name"])
-        for number, row in enumerate(rows, 1)
+        for number, row in enumerate(rows, 2)  # the header is the spreadsheet's row 1
         for f in schema_features()
         if csv_cell_problem(f, row[position[f["name"]]])
     }
@@ -381,7 +395,8 @@ SPECIAL = ',"\r\n\x00'
 def _fast_path_cells():
     values = [c for f in schema_features() if f["kind"] == CATEGORICAL for c in f["categories"]]
     numbers = ["72", "0.5e2", "-0", " 7 ", "1_0", "nan", "inf", "1e400", "101", "", "\u0661"]
-    special = st.text(st.sampled_from([*SPECIAL, " ", "a", "#", "0", "."]), max_size=6)
+    numbers += ["72,5", "7,5e1", "1,2.5", ",5"]  # a decimal comma where the separator is ";"
+    special = st.text(st.sampled_from([*SPECIAL, ";", "\t", " ", "a", "#", "0", "."]), max_size=6)
     return st.sampled_from(values + numbers) | special | st.text(max_size=4)
 
 
@@ -392,18 +407,22 @@ def csv_like_texts(draw) -> str:
     names = draw(st.permutations([*feature_names(), "id"]))
     if draw(st.integers(0, 5)) == 0:
         names = names[1:]
-    header = ",".join(draw(st.sampled_from([n, n.upper(), f" {n}"])) for n in names)
+    separator = draw(st.sampled_from([",", ",", ";", "\t"]))
+    header = separator.join(draw(st.sampled_from([n, n.upper(), f" {n}"])) for n in names)
     line_end = st.sampled_from(["\n", "\n", "\r\n", "\r", "\n\n", ""])
     by_name = {f["name"]: f for f in schema_features()}
     # An id cell just under, at or over the cell limit, or short.
     id_cell = st.text(max_size=4) | st.text("a", min_size=CELL_LIMIT - 1, max_size=CELL_LIMIT + 1)
     valid_row = st.tuples(
         *(cell_for(by_name[n], valid=True) if n in by_name else id_cell for n in names)
-    ).map(",".join)
+    ).map(separator.join)
     any_row = st.lists(_fast_path_cells(), min_size=len(names) - 1, max_size=len(names) + 1)
-    row = valid_row | valid_row | valid_row | any_row.map(",".join)
-    long_line = st.text(st.sampled_from("aaab,"), min_size=CELL_LIMIT // 2, max_size=3 * CELL_LIMIT)
-    blank = st.sampled_from(["", " ", "\t", ","])
+    row = valid_row | valid_row | valid_row | any_row.map(separator.join)
+    long_line = st.text(
+        st.sampled_from(["a", "a", "a", "b", separator]), min_size=CELL_LIMIT // 2,
+        max_size=3 * CELL_LIMIT,
+    )  # fmt: skip
+    blank = st.sampled_from(["", " ", "\t", ",", separator])
     rows = draw(
         st.lists(st.tuples(row | long_line | blank, line_end), max_size=FAST_PATH_MAX_ROWS + 2)
     )

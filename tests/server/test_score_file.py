@@ -37,19 +37,19 @@ def write_students(path, model, copies: int = 1, bad: dict[int, tuple[str, str]]
 
 def test_scores_every_row_in_order_across_chunks(tmp_path, model):
     write_students(tmp_path / "in.csv", model, copies=5)
-    scored, rejected = score_file(
-        model, tmp_path / "in.csv", tmp_path / "out.csv", chunk_rows=7, progress=False
+    read = score_file(
+        model, tmp_path / "in.csv", tmp_path / "out.csv", chunk_bytes=200, progress=False
     )
     rows = list(csv.DictReader(open(tmp_path / "out.csv")))
     expected = model.metadata["parity_sample"]["expected"] * 5
-    assert (scored, rejected) == (len(expected), 0)
+    assert (read.scored, read.rejected) == (len(expected), 0)
     assert [r["id"] for r in rows] == [f"s{i}" for i in range(len(expected))]
     np.testing.assert_allclose([float(r["math_score"]) for r in rows], expected, atol=0.005)
 
 
-def test_a_bad_row_stops_the_run_naming_its_line_and_leaves_no_output(tmp_path, model):
+def test_a_bad_row_stops_the_run_naming_its_row_and_leaves_no_output(tmp_path, model):
     write_students(tmp_path / "in.csv", model, bad={4: ("lunch", "caviar")})
-    with pytest.raises(ScoringStopped, match=r"line 6, column lunch: 'caviar' is not an allowed"):
+    with pytest.raises(ScoringStopped, match=r"row 6, column lunch: 'caviar' is not an allowed"):
         score_file(model, tmp_path / "in.csv", tmp_path / "out.csv", progress=False)
     assert list(tmp_path.iterdir()) == [tmp_path / "in.csv"]
 
@@ -58,16 +58,18 @@ def test_with_rejects_bad_rows_are_set_aside_and_the_rest_scored(tmp_path, model
     write_students(
         tmp_path / "in.csv", model, bad={2: ("reading_score", "abc"), 9: ("gender", "x")}
     )
-    scored, rejected = score_file(
+    read = score_file(
         model, tmp_path / "in.csv", tmp_path / "out.csv", tmp_path / "rej.csv", progress=False
     )
     rejects = list(csv.DictReader(open(tmp_path / "rej.csv")))
-    assert (scored, rejected) == (18, 2)
-    assert [(r["line"], r["field"], r["id"]) for r in rejects] == [
+    assert (read.scored, read.rejected) == (18, 2)
+    assert [(r["row"], r["field"], r["id"]) for r in rejects] == [
         ("4", "reading_score", "s2"),
         ("11", "gender", "s9"),
     ]
-    assert "s2" not in (tmp_path / "out.csv").read_text()
+    out = list(csv.DictReader(open(tmp_path / "out.csv")))
+    assert [r["id"] for r in out] == [f"s{i}" for i in range(20)]  # row for row
+    assert [r["math_score"] for r in out][2] == out[9]["math_score"] == ""
 
 
 def test_a_missing_column_is_refused_before_scoring(tmp_path, model):
