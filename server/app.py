@@ -9,6 +9,8 @@ import falcon
 
 from model_store.store import ModelStore, StoreError
 from server.config import RESOLVED_VERSION_ENV, Settings, load_settings
+from server.drift_metrics import drift_counts_for
+from server.drift_resource import Drift
 from server.errors import RequestRejected, handle_rejected, handle_unexpected, serialize_http_error
 from server.metrics import MODEL_INFO, Metrics
 from server.middleware import InjectedDelay
@@ -28,11 +30,15 @@ def create_app(model: ServedModel | None, settings: Settings) -> falcon.App:
         middleware.append(InjectedDelay(settings.test_delay_ms, "/predictdata"))
     app = falcon.App(middleware=middleware)
     app.req_options.strip_url_path_trailing_slash = True
-    app.add_route("/predictdata", Predictions(model, settings.max_body_bytes, settings.max_rows))
+    drift = drift_counts_for(model.version, model.metadata) if model is not None else None
+    app.add_route(
+        "/predictdata", Predictions(model, settings.max_body_bytes, settings.max_rows, drift)
+    )
+    app.add_route("/drift", Drift(model, drift))
     app.add_route("/health", Health())
     app.add_route("/ready", Ready(model))
     app.add_route("/model", ModelInfo(model))
-    app.add_route("/metrics", Metrics())
+    app.add_route("/metrics", Metrics([drift.exposition] if drift else []))
     app.add_route("/openapi.json", OpenApi(model.metadata if model else None))
     add_page_routes(app)
     if model is not None:

@@ -9,6 +9,7 @@ worker's files. Without it (in-process tests) the default registry is used.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 import falcon
 from prometheus_client import (
@@ -47,6 +48,9 @@ MODEL_INFO = Gauge(
 class Metrics:
     """GET /metrics in Prometheus text format."""
 
+    def __init__(self, extra_registries: Sequence[CollectorRegistry] = ()) -> None:
+        self._extra = extra_registries  # metrics computed at scrape (the drift distances)
+
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         if os.environ.get(MULTIPROC_ENV):
             registry = CollectorRegistry()
@@ -54,4 +58,4 @@ class Metrics:
         else:
             registry = REGISTRY
         resp.content_type = CONTENT_TYPE_LATEST
-        resp.data = generate_latest(registry)
+        resp.data = generate_latest(registry) + b"".join(map(generate_latest, self._extra))

@@ -8,6 +8,8 @@ import msgspec
 from server.batch import Batch
 from server.csv_input import CsvParser
 from server.csv_output import csv_response
+from server.drift_metrics import DriftCounts
+from server.drift_resource import csv_header, record_drift, wants_drift_report
 from server.errors import ModelUnavailable, TooLarge, UnsupportedMediaType
 from server.json_input import JsonParser
 from server.model import ServedModel
@@ -20,8 +22,15 @@ _encode = msgspec.json.Encoder().encode
 class Predictions:
     """POST /predictdata: one student or a cohort, as JSON or CSV."""
 
-    def __init__(self, model: ServedModel | None, max_body_bytes: int, max_rows: int) -> None:
+    def __init__(
+        self,
+        model: ServedModel | None,
+        max_body_bytes: int,
+        max_rows: int,
+        drift: DriftCounts | None = None,
+    ) -> None:
         self._model = model
+        self._drift = drift
         self._max_body_bytes = max_body_bytes
         if model is not None:
             rules = rules_from_metadata(model.metadata)
@@ -45,16 +54,23 @@ class Predictions:
             raise UnsupportedMediaType(
                 f"Content-Encoding {encoding!r} is not supported; send the body uncompressed"
             )
+        wants_drift = wants_drift_report(req)
         batch = parser.parse(self._read_body(req))
         req.context.rows = batch.size
         scores = self._model.scores(batch.columns) if batch.size else []
+        drift = record_drift(self._drift, batch, wants_drift)
         resp.set_header("X-Model-Version", self._model.version)
         if media_type == MEDIA_CSV:
             resp.content_type = f"{MEDIA_CSV}; charset=utf-8"  # text/* defaults to ASCII or Latin-1
             resp.data = csv_response(scores, batch.ids)
+            if drift is not None:
+                resp.set_header(*csv_header(drift))
         else:
             resp.content_type = falcon.MEDIA_JSON
-            resp.data = _encode(json_response(self._model.version, scores, batch))
+            answer = json_response(self._model.version, scores, batch)
+            if drift is not None:
+                answer["drift"] = drift
+            resp.data = _encode(answer)
 
     def _read_body(self, req: falcon.Request) -> bytes:
         length = req.content_length
