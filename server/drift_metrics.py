@@ -86,6 +86,10 @@ class DriftCounts:
             self.exposition.register(since_start)
             self.exposition.register(recent)
 
+    def as_arrays(self, columns: Mapping[str, Sequence]) -> dict[str, Sequence]:
+        """The columns converted once, for both the model and `record`."""
+        return self._counter.as_arrays(columns)
+
     def record(self, columns: Mapping[str, Sequence], size: int) -> np.ndarray:
         """Count a scored request's students; returns its counts (`reference.offsets`)."""
         counts = self._counter.count(columns, size)

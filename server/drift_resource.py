@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 import falcon
 import msgspec
 
-from server.batch import Batch
 from server.drift import drift_report
 from server.drift_metrics import DriftCounts
 from server.errors import MalformedBody, ModelUnavailable
@@ -58,12 +59,14 @@ def wants_drift_report(req: falcon.Request) -> bool:
     return True
 
 
-def record_drift(counts: DriftCounts | None, batch: Batch, wanted: bool) -> dict | None:
-    """Count a scored batch; its own drift report if `wanted`, else None."""
+def record_drift(
+    counts: DriftCounts | None, columns: Mapping[str, Sequence], size: int, wanted: bool
+) -> dict | None:
+    """Count a scored batch's students; its own drift report if `wanted`, else None."""
     if counts is None:
         unavailable = {"available": False, "reason": f"this model version {NO_REFERENCE}"}
         return unavailable if wanted else None
-    cohort = counts.record(batch.columns, batch.size)
+    cohort = counts.record(columns, size)
     return drift_report(counts.reference, cohort) if wanted else None
 
 

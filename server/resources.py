@@ -57,8 +57,9 @@ class Predictions:
         wants_drift = wants_drift_report(req)
         batch = parser.parse(self._read_body(req))
         req.context.rows = batch.size
-        scores = self._model.scores(batch.columns) if batch.size else []
-        drift = record_drift(self._drift, batch, wants_drift)
+        columns = self._drift.as_arrays(batch.columns) if self._drift else batch.columns
+        scores = self._model.scores(columns) if batch.size else []
+        drift = record_drift(self._drift, columns, batch.size, wants_drift)
         resp.set_header("X-Model-Version", self._model.version)
         if media_type == MEDIA_CSV:
             resp.content_type = f"{MEDIA_CSV}; charset=utf-8"  # text/* defaults to ASCII or Latin-1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -14,6 +16,8 @@ from server.drift import (
     psi,
     summarise,
 )
+from server.json_input import JsonParser
+from server.rules import rules_from_metadata
 
 DECILES = np.linspace(0.1, 0.9, 9)
 TRAINING_ROWS = 800  # as many as the committed model's training split
@@ -143,13 +147,24 @@ def test_categories_as_other_str_objects_count_the_same(counter, metadata):
     np.testing.assert_array_equal(counter.count(copies, 200), counter.count(columns, 200))
 
 
-def test_numpy_columns_count_the_same_as_lists(counter, metadata):
-    columns = draw_students(metadata, 200, seed=4)
-    arrays = {
-        name: np.array(values, dtype=object if isinstance(values[0], str) else np.float64)
-        for name, values in columns.items()
-    }
-    np.testing.assert_array_equal(counter.count(arrays, 200), counter.count(columns, 200))
+@pytest.mark.parametrize("rows", [1, 16, 17, 200])
+def test_the_models_arrays_count_the_same_as_lists(counter, metadata, rows):
+    columns = draw_students(metadata, rows, seed=4)
+    arrays = counter.as_arrays(columns)
+    assert arrays["reading_score"].dtype == np.float32
+    assert arrays["lunch"].dtype == object
+    np.testing.assert_array_equal(counter.count(arrays, rows), counter.count(columns, rows))
+
+
+@pytest.mark.parametrize("rows", [1, 16, 17, 200])
+def test_small_and_large_batches_count_alike(counter, metadata, rows):
+    columns = draw_students(metadata, rows, seed=10)
+    small = counter.count({k: v[:1] for k, v in columns.items()}, 1)
+    assert small.sum() == len(counter.reference.fields)
+    by_student = sum(
+        counter.count({k: v[i : i + 1] for k, v in columns.items()}, 1) for i in range(rows)
+    )
+    np.testing.assert_array_equal(counter.count(columns, rows), by_student)
 
 
 def test_no_students_count_zero(counter):
@@ -217,3 +232,14 @@ def test_category_summaries_say_how_many_times_as_many(reference, cohort, words)
     field = next(f for f in reference.fields if f.name == "lunch")
     field = type(field)(field.name, field.categories, None, np.array([0.03, 0.97]))
     assert words in summarise(field, np.array(cohort) * 1000)
+
+
+def test_the_parsers_category_objects_take_the_address_path(counter, model):
+    """The fast path is what serves real requests: the JSON parser's own objects."""
+    records = [{**r} for r in model.metadata["parity_sample"]["records"]]
+    batch = JsonParser(rules_from_metadata(model.metadata), 1000).parse(
+        json.dumps(records).encode()
+    )
+    names = [f.name for f in counter.reference.fields if f.categories]
+    table = np.stack([np.asarray(batch.columns[n], dtype=object) for n in names])
+    assert counter._slots.cells(table) is not None
