@@ -127,6 +127,8 @@ class CohortCounter:
         """The columns as the model's feeds take them (categories as objects, scores
         as float32), so counting and scoring convert each column once between them."""
         arrays = dict(columns)
+        if len(next(iter(columns.values()), ())) <= self.SMALL_BATCH:
+            return arrays  # counted in plain Python; the model converts these few itself
         for field, _ in self._categorical:
             arrays[field.name] = np.asarray(columns[field.name], dtype=object)
         for field, _ in self._numeric:
@@ -138,7 +140,7 @@ class CohortCounter:
         if not size:
             return np.zeros(self._size, dtype=np.int64)
         if size <= self.SMALL_BATCH:
-            return np.bincount(self._cells_by_value(columns), minlength=self._size)
+            return np.bincount(self.cells_by_value(columns), minlength=self._size)
         codes = [self._categorical_cells(columns)] if self._categorical else []
         for field, offset in self._numeric:
             # Float32 as the model sees them, compared exactly with the float64 edges.
@@ -159,7 +161,8 @@ class CohortCounter:
             dtype=np.intp,
         )
 
-    def _cells_by_value(self, columns: Mapping[str, Sequence]) -> list[int]:
+    def cells_by_value(self, columns: Mapping[str, Sequence]) -> list[int]:
+        """The cell of each student in each field, in plain Python (for a few students)."""
         codes = [cells[v] for name, cells in self._cell_by_value.items() for v in columns[name]]
         for field, offset in self._numeric:
             edges = self._edges[field.name]

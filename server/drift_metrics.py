@@ -72,6 +72,7 @@ class DriftCounts:
         self._recent = [recent.labels(version, *cell) for cell in self._cells]
         size = len(self._cells)
         self._pending = np.zeros(size, dtype=np.int64)
+        self._pending_few = [0] * size
         self._minutes = np.zeros((window_minutes, size), dtype=np.int64)
         self._newest_minute: int | None = None
         self._published = np.zeros(size, dtype=np.int64)
@@ -90,20 +91,31 @@ class DriftCounts:
         """The columns converted once, for both the model and `record`."""
         return self._counter.as_arrays(columns)
 
-    def record(self, columns: Mapping[str, Sequence], size: int) -> np.ndarray:
-        """Count a scored request's students; returns its counts (`reference.offsets`)."""
-        counts = self._counter.count(columns, size)
-        with self._adding:
-            self._pending += counts
+    def record(self, columns: Mapping[str, Sequence], size: int) -> None:
+        """Count a scored request's students."""
+        if size <= self._counter.SMALL_BATCH:
+            cells = self._counter.cells_by_value(columns)
+            with self._adding:
+                for cell in cells:  # a list: a few increments cost less than any numpy call
+                    self._pending_few[cell] += 1
+        else:
+            counts = self._counter.count(columns, size)
+            with self._adding:
+                self._pending += counts
         if self._thread is None:
             self._start_flushing()
-        return counts
+
+    def cohort(self, columns: Mapping[str, Sequence], size: int) -> np.ndarray:
+        """One request's counts, for its own report."""
+        return self._counter.count(columns, size)
 
     def flush(self) -> None:
         """Write this worker's pending counts and its recent window to prometheus-client."""
         with self._flushing:
             with self._adding:
-                pending, self._pending = self._pending, np.zeros_like(self._pending)
+                pending = self._pending + self._pending_few
+                self._pending[:] = 0
+                self._pending_few = [0] * len(self._cells)
             row = self._roll_window()
             self._minutes[row] += pending
             window = self._minutes.sum(axis=0)

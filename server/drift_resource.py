@@ -66,8 +66,8 @@ def record_drift(
     if counts is None:
         unavailable = {"available": False, "reason": f"this model version {NO_REFERENCE}"}
         return unavailable if wanted else None
-    cohort = counts.record(columns, size)
-    return drift_report(counts.reference, cohort) if wanted else None
+    counts.record(columns, size)
+    return drift_report(counts.reference, counts.cohort(columns, size)) if wanted else None
 
 
 def csv_header(report: dict) -> tuple[str, str]:

@@ -135,3 +135,10 @@ def test_the_recent_window_forgets_students_older_than_an_hour(drift_model):
     assert (since_start.sum(), recent.sum()) == (2 * 30 * 7, 30 * 7)
     now[0] += 24 * 3600
     assert counts.totals()[1].sum() == 0
+
+
+def test_single_students_are_counted_too(drift_client, drift_model):
+    for record in as_records(draw_students(drift_model.metadata, 3, seed=18)):
+        assert post(drift_client, record).status_code == 200
+    fields = drift_client.simulate_get("/drift").json["since_start"]["fields"]
+    assert {f["students"] for f in fields.values()} == {3}
