@@ -10,6 +10,8 @@ import falcon
 from model_store.store import ModelStore, StoreError
 from server.access import ApiKeyAccess
 from server.config import Settings, load_settings
+from server.drift_metrics import drift_counts_for
+from server.drift_resource import Drift
 from server.errors import RequestRejected, handle_rejected, handle_unexpected, serialize_http_error
 from server.faults import failing_scores
 from server.metrics import MODEL_INFO, Metrics
@@ -45,10 +47,14 @@ def create_app(model: ServedModel, settings: Settings) -> falcon.App:
     app = _bare_app(settings)
     if settings.test_fault:
         model = failing_scores(model)
-    app.add_route("/predictdata", Predictions(model, settings.max_body_bytes, settings.max_rows))
+    drift = drift_counts_for(model, settings.metrics_dir)
+    app.add_route(
+        "/predictdata", Predictions(model, settings.max_body_bytes, settings.max_rows, drift)
+    )
+    app.add_route("/drift", Drift(model, drift))
     app.add_route("/ready", Ready(model))
     app.add_route("/model", ModelInfo(model))
-    app.add_route("/metrics", Metrics(settings.metrics_dir))
+    app.add_route("/metrics", Metrics(settings.metrics_dir, [drift.exposition] if drift else []))
     app.add_route("/openapi.json", OpenApi(model.contract, model.version))
     add_page_routes(app)
     MODEL_INFO.labels(model.version).set(1)

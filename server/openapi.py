@@ -13,6 +13,7 @@ import falcon
 import msgspec
 
 from server.contract import ServingContract, Status
+from server.drift_resource import DriftAnswer
 from server.errors import MAX_REPORTED_ERRORS, ErrorAnswer
 from server.rules import ID_FIELD
 
@@ -40,10 +41,11 @@ def openapi_document(contract: ServingContract, version: str) -> dict:
             contract.bulk,
             ErrorAnswer,
             Status,
+            DriftAnswer,
         ],
         ref_template=REF_TEMPLATE,
     )
-    request_schema, single_schema, bulk_schema, error_schema, status_schema = schemas
+    request_schema, single_schema, bulk_schema, error_schema, status_schema, drift_schema = schemas
     # One answer type per request shape; msgspec joins only tagged Structs in a union.
     answer_schema = {"oneOf": [single_schema, bulk_schema]}
 
@@ -112,6 +114,17 @@ def openapi_document(contract: ServingContract, version: str) -> dict:
             "get": {
                 "summary": "The served model's metadata",
                 "responses": {"200": json_body(any_object, "Metadata"), "503": failure("No model")},
+            }
+        },
+        "/drift": {
+            "get": {
+                "summary": "Are the students scored lately like the training data?",
+                "description": "Per field: a distance, the students it rests on and a verdict, "
+                "since the server started and over the recent window (docs/drift.md).",
+                "responses": {
+                    "200": json_body(drift_schema, "Drift reports"),
+                    "404": failure("This model version carries no drift reference"),
+                },
             }
         },
         "/metrics": {

@@ -30,10 +30,11 @@ def client(optioned_model):
 
 @pytest.fixture(scope="module")
 def bare_model(tmp_path_factory):
-    """The committed model published again without intervals or a reference student,
-    as a version exported before they existed has it."""
+    """The committed model published again without intervals, a reference student or a
+    drift reference, as a version exported before they existed has it."""
     stored = ModelStore(DEFAULT_ROOT).load()
-    dropped = {"intervals", "reference", "version", "created_at", "model_sha256", "model_file"}
+    dropped = {"intervals", "reference", "drift_reference"}
+    dropped |= {"version", "created_at", "model_sha256", "model_file"}
     metadata = {k: v for k, v in stored.metadata.items() if k not in dropped}
     store = ModelStore(tmp_path_factory.mktemp("bare"))
     store.publish(stored.onnx_bytes, metadata)
@@ -174,10 +175,10 @@ def test_a_model_without_intervals_or_reference_refuses_the_options(bare_model):
 
 def test_the_model_endpoint_lists_the_allowed_options(client, bare_model):
     assert client.simulate_get("/model").json["options"] == {
-        "interval": [80, 90, 95], "explain": True,
+        "interval": [80, 90, 95], "explain": True, "report": ["drift"],
     }  # fmt: skip
     assert make_client(bare_model).simulate_get("/model").json["options"] == {
-        "interval": [], "explain": False,
+        "interval": [], "explain": False, "report": [],
     }  # fmt: skip
 
 
