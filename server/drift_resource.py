@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 import falcon
 import msgspec
 
-from server.drift import DriftReport, drift_report
+from server.drift import TOO_FEW, DriftReport, drift_report
 from server.drift_metrics import DriftCounts
 from server.model import ServedModel
 
@@ -69,9 +69,16 @@ def record_drift(
 
 def csv_header(report: DriftReport) -> tuple[str, str]:
     """The report as one header of a CSV answer: JSON, ASCII only (HTTP headers are
-    Latin-1 at best), with the flagged fields' plain words for the page to show."""
+    Latin-1 at best), with the flagged fields' plain words for the page to show and
+    how many fields had students enough to test."""
     summaries = {name: report.fields[name].summary for name in report.flagged}
-    value = {"students": report.students, "flagged": report.flagged, "summaries": summaries}
+    tested = sum(field.verdict != TOO_FEW for field in report.fields.values())
+    value = {
+        "students": report.students,
+        "flagged": report.flagged,
+        "summaries": summaries,
+        "tested": tested,
+    }
     return CSV_HEADER, _ascii_json(value)
 
 

@@ -268,7 +268,8 @@
     if (!file) return undefined;
     const region = $("bulk-result");
     return whileBusy(region, $("csv-button"), `Scoring ${file.name}…`, async () => {
-      const response = await post(file, "text/csv", StudyExplain.fileQuery(model));
+      const query = StudyDrift.fileQuery(model, StudyExplain.fileQuery(model));
+      const response = await post(file, "text/csv", query);
       if (response.status === 401) {
         refused(region);
         return;
@@ -278,6 +279,7 @@
         return;
       }
       showPredictions(region, await response.text(), response.headers.get("X-Model-Version"));
+      StudyDrift.show(region, response);
     });
   }
 
