@@ -11,6 +11,7 @@ from server.drift_metrics import DriftCounts
 from server.drift_reference import DriftReference
 from server.model import ServedModel
 from tests.server.conftest import make_client
+from tests.server.test_access import API_KEYS, DISTRICT, METRICS_KEYS, SCRAPER, bearer
 from tests.server.test_drift_report import TRAINING_ROWS, build_reference, draw_students
 
 
@@ -183,3 +184,10 @@ def test_single_students_are_counted_too(drift_client, drift_model):
         assert post(drift_client, record).status_code == 200
     fields = drift_client.simulate_get("/drift").json["since_start"]["fields"]
     assert {f["students"] for f in fields.values()} == {3}
+
+
+def test_drift_needs_an_api_key_like_the_model(drift_model):
+    keyed = make_client(drift_model, api_keys=API_KEYS, metrics_keys=METRICS_KEYS)
+    assert keyed.simulate_get("/drift").status_code == 401
+    assert keyed.simulate_get("/drift", headers=bearer(SCRAPER)).status_code == 401
+    assert keyed.simulate_get("/drift", headers=bearer(DISTRICT)).status_code == 200
