@@ -13,7 +13,7 @@ from server.drift import drift_report
 from server.drift_count import CohortCounter
 from server.drift_reference import DriftReference
 from server.drift_stats import chi2_sf
-from tests.server.test_drift_report import build_reference
+from tests.support.drift import build_reference
 from train.synthetic import generate
 
 DRAWS = 400  # cohorts per size; the issue asks for at least 100

@@ -6,44 +6,12 @@ import json
 
 import pytest
 
-from server.contract import ServingContract
 from server.drift_metrics import DriftCounts
 from server.drift_reference import DriftReference
+from server.keys import configuration_entry, parse_key_hashes
 from server.model import ServedModel
 from tests.server.conftest import make_client
-from tests.server.test_access import API_KEYS, DISTRICT, METRICS_KEYS, SCRAPER, bearer
-from tests.server.test_drift_report import TRAINING_ROWS, build_reference, draw_students
-
-
-def with_metadata(model, metadata: dict) -> ServedModel:
-    return ServedModel(
-        model.version, metadata, model.session, ServingContract.from_metadata(metadata)
-    )
-
-
-def with_reference(model) -> ServedModel:
-    """The model with a reference drawn from `draw_students`' population."""
-    training = draw_students(model.metadata, TRAINING_ROWS, seed=0)
-    reference = build_reference(model.metadata, training)
-    return with_metadata(model, {**model.metadata, "drift_reference": reference})
-
-
-def without_reference(model) -> ServedModel:
-    """The model as published before drift reports."""
-    metadata = {k: v for k, v in model.metadata.items() if k != "drift_reference"}
-    return with_metadata(model, metadata)
-
-
-def as_records(columns: dict) -> list[dict]:
-    return [
-        dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)
-    ]
-
-
-def as_csv(columns: dict) -> str:
-    lines = [",".join(columns)]
-    lines += [",".join(map(str, values)) for values in zip(*columns.values(), strict=True)]
-    return "\n".join(lines) + "\n"
+from tests.support.drift import as_csv, as_records, draw_students, with_reference, without_reference
 
 
 @pytest.fixture
@@ -187,7 +155,16 @@ def test_single_students_are_counted_too(drift_client, drift_model):
 
 
 def test_drift_needs_an_api_key_like_the_model(drift_model):
-    keyed = make_client(drift_model, api_keys=API_KEYS, metrics_keys=METRICS_KEYS)
+    district, scraper = "district-key-" + "d" * 30, "scraper-key-" + "p" * 31
+    api_keys = parse_key_hashes(configuration_entry("district", district))
+    metrics_keys = parse_key_hashes(configuration_entry("scraper", scraper))
+    keyed = make_client(drift_model, api_keys=api_keys, metrics_keys=metrics_keys)
     assert keyed.simulate_get("/drift").status_code == 401
-    assert keyed.simulate_get("/drift", headers=bearer(SCRAPER)).status_code == 401
-    assert keyed.simulate_get("/drift", headers=bearer(DISTRICT)).status_code == 200
+    assert (
+        keyed.simulate_get("/drift", headers={"Authorization": f"Bearer {scraper}"}).status_code
+        == 401
+    )
+    assert (
+        keyed.simulate_get("/drift", headers={"Authorization": f"Bearer {district}"}).status_code
+        == 200
+    )

@@ -8,9 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.server.test_drift_report import TRAINING_ROWS, build_reference, draw_students
-from tests.server.test_drift_resource import as_csv, as_records
-from tests.server.test_gunicorn import request
+from tests.support.drift import TRAINING_ROWS, as_csv, as_records, build_reference, draw_students
+from tests.support.http import request
 
 
 @pytest.fixture
