@@ -11,6 +11,8 @@ import falcon
 from model_store.store import ModelStore, StoreError
 from server.access import ApiKeyAccess, needs_key
 from server.config import Settings, load_settings
+from server.drift_metrics import drift_counts_for
+from server.drift_resource import Drift
 from server.errors import RequestRejected, handle_rejected, handle_unexpected, serialize_http_error
 from server.faults import failing_scores
 from server.metrics import MODEL_INFO, Metrics
@@ -54,11 +56,15 @@ def create_app(model: ServedModel, settings: Settings) -> falcon.App:
     app = _bare_app(settings)
     if settings.test_fault:
         model = failing_scores(model)
-    app.add_route("/predictdata", Predictions(model, settings.max_body_bytes, settings.max_rows))
+    drift = drift_counts_for(model, settings.metrics_dir)
+    app.add_route(
+        "/predictdata", Predictions(model, settings.max_body_bytes, settings.max_rows, drift)
+    )
+    app.add_route("/drift", Drift(model, drift))
     app.add_route("/ready", Ready(model))
     app.add_route("/model", ModelInfo(model))
     app.add_route(CARD_PATH, ModelCard(model))
-    app.add_route("/metrics", Metrics(settings.metrics_dir))
+    app.add_route("/metrics", Metrics(settings.metrics_dir, [drift.exposition] if drift else []))
     keyed = partial(needs_key, api_keys=settings.api_keys, metrics_keys=settings.metrics_keys)
     app.add_route("/openapi.json", OpenApi(model.contract, model.version, keyed))
     add_page_routes(app)

@@ -18,6 +18,7 @@ import msgspec
 from model_store.contract import CategoricalFeature, ModelContract
 from model_store.store import IntegrityError
 from server.batch import Batch
+from server.drift import DriftReport
 from server.options import QueryOptions
 from server.rules import ID_FIELD, INT64_BOUND, FeatureRule, rules_for
 
@@ -52,7 +53,8 @@ class ServingContract:
     decoder: msgspec.json.Decoder
 
     @classmethod
-    def build(cls, model: ModelContract) -> "ServingContract":
+    def build(cls, model: ModelContract, reportable: bool = False) -> "ServingContract":
+        """`reportable`: the version carries a drift reference (?report=drift)."""
         if model.target.name != SCORE_FIELD:
             raise IntegrityError(
                 f"the model predicts {model.target.name!r}; this server answers {SCORE_FIELD!r}"
@@ -63,7 +65,7 @@ class ServingContract:
             model=model,
             rules=rules_for(model),
             student=student,
-            options=QueryOptions(model),
+            options=QueryOptions(model, reportable),
             contributions=contributions,
             prediction=prediction,
             single=single,
@@ -73,20 +75,25 @@ class ServingContract:
 
     @classmethod
     def from_metadata(cls, metadata: dict) -> "ServingContract":
-        return cls.build(ModelContract.from_metadata(metadata))
+        return cls.build(
+            ModelContract.from_metadata(metadata), bool(metadata.get("drift_reference"))
+        )
 
-    def answer(self, version: str, scored: "Scored", batch: Batch) -> msgspec.Struct:
+    def answer(
+        self, version: str, scored: "Scored", batch: Batch, drift: DriftReport | None = None
+    ) -> msgspec.Struct:
         """The JSON answer: one student's, or the cohort's in request order.
 
         Answers are made positionally, in Prediction's field order: the score,
         the id, then the optional fields only when asked for."""
         optional = self._optional_columns(scored)
+        report = msgspec.UNSET if drift is None else drift
         if batch.single:
             ident = batch.ids[0] if batch.ids is not None else msgspec.UNSET
             if not optional:
-                return self.single(scored.scores[0], ident, model_version=version)
+                return self.single(scored.scores[0], ident, model_version=version, drift=report)
             first = [next(iter(column)) for column in optional]
-            return self.single(scored.scores[0], ident, *first, model_version=version)
+            return self.single(scored.scores[0], ident, *first, model_version=version, drift=report)
         if batch.ids is None and not optional:
             predictions = list(map(self.prediction, scores := scored.scores))
         else:
@@ -95,7 +102,9 @@ class ServingContract:
             else:
                 ids = [msgspec.UNSET if i is None else i for i in batch.ids]
             predictions = list(map(self.prediction, scores := scored.scores, ids, *optional))
-        return self.bulk(model_version=version, count=len(scores), predictions=predictions)
+        return self.bulk(
+            model_version=version, count=len(scores), predictions=predictions, drift=report
+        )
 
     def _optional_columns(self, scored: "Scored") -> list[Iterable]:
         """Prediction's fields after the id, each a column over the students; none
@@ -160,6 +169,10 @@ def _answer_types(model: ModelContract) -> tuple[type[msgspec.Struct], ...]:
         float, msgspec.Meta(description="the score of the reference student (?explain)")
     ]
 
+    Drift = Annotated[
+        DriftReport, msgspec.Meta(description="these students against the training data (?report)")
+    ]
+
     class Prediction(msgspec.Struct, omit_defaults=True):
         """One student of a cohort; the optional fields only when asked for."""
 
@@ -175,12 +188,14 @@ def _answer_types(model: ModelContract) -> tuple[type[msgspec.Struct], ...]:
         """The answer to one student object."""
 
         model_version: str
+        drift: Drift | msgspec.UnsetType = msgspec.UNSET
 
-    class BulkPrediction(msgspec.Struct, kw_only=True):
+    class BulkPrediction(msgspec.Struct, kw_only=True, omit_defaults=True):
         """The answer to an array of students, in request order."""
 
         model_version: str
         count: Annotated[int, msgspec.Meta(ge=0)]
         predictions: list[Prediction]
+        drift: Drift | msgspec.UnsetType = msgspec.UNSET
 
     return Contributions, Prediction, SinglePrediction, BulkPrediction

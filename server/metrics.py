@@ -8,6 +8,8 @@ worker's files. Without it (in-process tests) the default registry is used.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import falcon
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -49,8 +51,11 @@ UNAUTHORIZED = Counter(
 class Metrics:
     """GET /metrics in Prometheus text format."""
 
-    def __init__(self, multiprocess_dir: str | None) -> None:
+    def __init__(
+        self, multiprocess_dir: str | None, extra: Sequence[CollectorRegistry] = ()
+    ) -> None:
         self._multiprocess = multiprocess_dir is not None
+        self._extra = extra  # metrics computed at scrape (the drift distances)
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         if self._multiprocess:
@@ -59,4 +64,4 @@ class Metrics:
         else:
             registry = REGISTRY
         resp.content_type = CONTENT_TYPE_LATEST
-        resp.data = generate_latest(registry)
+        resp.data = generate_latest(registry) + b"".join(map(generate_latest, self._extra))

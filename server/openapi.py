@@ -15,6 +15,7 @@ import msgspec
 
 from server.access import HOW_TO_SEND, OPEN_ROUTES
 from server.contract import ServingContract, Status
+from server.drift_resource import DriftAnswer
 from server.errors import MAX_REPORTED_ERRORS, ErrorAnswer
 from server.rules import ID_FIELD
 
@@ -93,10 +94,11 @@ def openapi_document(
             contract.bulk,
             ErrorAnswer,
             Status,
+            DriftAnswer,
         ],
         ref_template=REF_TEMPLATE,
     )
-    request_schema, single_schema, bulk_schema, error_schema, status_schema = schemas
+    request_schema, single_schema, bulk_schema, error_schema, status_schema, drift_schema = schemas
     # One answer type per request shape; msgspec joins only tagged Structs in a union.
     answer_schema = {"oneOf": [single_schema, bulk_schema]}
 
@@ -180,6 +182,17 @@ def openapi_document(
                     "200": text("text/html", "The card"),
                     "404": failure("This version was published without a card"),
                     "503": failure("No model"),
+                },
+            }
+        },
+        "/drift": {
+            "get": {
+                "summary": "Are the students scored lately like the training data?",
+                "description": "Per field: a distance, the students it rests on and a verdict, "
+                "since the server started and over the recent window (docs/drift.md).",
+                "responses": {
+                    "200": json_body(drift_schema, "Drift reports"),
+                    "404": failure("This model version carries no drift reference"),
                 },
             }
         },

@@ -1,5 +1,5 @@
-"""POST /predictdata's query options (?interval=90, ?explain=true), as far as the
-served model can honour them.
+"""POST /predictdata's query options (?interval=90, ?explain=true, ?report=drift), as
+far as the served model can honour them.
 
 One msgspec Struct per model (`QueryOptions.type`, its levels a Literal) both
 parses a query and documents it in GET /openapi.json.
@@ -17,14 +17,17 @@ import numpy as np
 from model_store.contract import ModelContract
 from server.errors import InvalidOption
 
+DRIFT_REPORT = "drift"
 MAX_PARSED_QUERIES = 64  # a caller varying its query string must not grow memory
 
 
 class QueryOptions:
-    def __init__(self, model: ModelContract) -> None:
+    def __init__(self, model: ModelContract, reportable: bool = False) -> None:
+        """`reportable`: the version carries a drift reference (server/drift_reference.py)."""
         self.levels: tuple[int, ...] = tuple(model.intervals.levels) if model.intervals else ()
         self.explainable = model.reference is not None
-        self.type = _options_type(self.levels, self.explainable)
+        self.reportable = reportable
+        self.type = _options_type(self.levels, self.explainable, reportable)
         # level -> (offsets, lower bounds, upper bounds), each (3, 1): the score's row
         # unchanged and unbounded, then the range's ends clipped to the target's bounds
         self.interval_rows = _interval_rows(model)
@@ -55,7 +58,8 @@ class QueryOptions:
 
     def allowed(self) -> dict:
         """What GET /model lists."""
-        return {"interval": list(self.levels), "explain": self.explainable}
+        reports = [DRIFT_REPORT] if self.reportable else []
+        return {"interval": list(self.levels), "explain": self.explainable, "report": reports}
 
     def _valid(self, name: str, value: object) -> bool:
         try:
@@ -71,13 +75,22 @@ class QueryOptions:
             return f"explain={value!r} is not allowed; use explain=true or explain=false"
         if name == "echo":
             return f"echo={value!r} is not allowed; use echo=all (text/csv requests only)"
+        if name == "report":
+            if not self.reportable:
+                return (
+                    "report is not available: this model version carries no drift reference "
+                    "(publish it again to record one)"
+                )
+            return f"report={value!r} is not a report this server makes; use report=drift"
         if not self.levels:
             return "interval is not available: this model carries no intervals"
         allowed = ", ".join(map(str, self.levels))
         return f"interval={value!r} is not a level of this model; allowed: {allowed}"
 
 
-def _options_type(levels: tuple[int, ...], explainable: bool) -> type[msgspec.Struct]:
+def _options_type(
+    levels: tuple[int, ...], explainable: bool, reportable: bool
+) -> type[msgspec.Struct]:
     interval = Annotated[
         Literal[levels] | None if levels else None,
         msgspec.Meta(description="add a range that holds the true score this often, in %"),
@@ -96,9 +109,22 @@ def _options_type(levels: tuple[int, ...], explainable: bool) -> type[msgspec.St
             description="all (text/csv only): every column sent, in order, before the answer's"
         ),
     ]
+    report = Annotated[
+        Literal[DRIFT_REPORT] | None if reportable else None,
+        msgspec.Meta(
+            description="drift: add how these students compare with the training data"
+            if reportable
+            else "not available: this model version carries no drift reference"
+        ),
+    ]
     return msgspec.defstruct(
         "PredictionOptions",
-        [("interval", interval, None), ("explain", explain, False), ("echo", echo, None)],
+        [
+            ("interval", interval, None),
+            ("explain", explain, False),
+            ("echo", echo, None),
+            ("report", report, None),
+        ],
     )
 
 

@@ -8,6 +8,8 @@ import msgspec
 from server.contract import Status
 from server.csv_input import CsvParser
 from server.csv_output import csv_answer, csv_response, echo_answer, workbook_answer
+from server.drift_metrics import DriftCounts
+from server.drift_resource import csv_header, record_drift
 from server.errors import InvalidOption, ModelUnavailable, TooLarge, UnsupportedMediaType
 from server.json_input import JsonParser
 from server.model import Scored, ServedModel
@@ -38,8 +40,15 @@ CARD_HEADERS = {
 class Predictions:
     """POST /predictdata: one student or a cohort, as JSON or CSV."""
 
-    def __init__(self, model: ServedModel, max_body_bytes: int, max_rows: int) -> None:
+    def __init__(
+        self,
+        model: ServedModel,
+        max_body_bytes: int,
+        max_rows: int,
+        drift: DriftCounts | None = None,
+    ) -> None:
         self._model = model
+        self._drift = drift
         self._max_body_bytes = max_body_bytes
         self._parsers = {
             falcon.MEDIA_JSON: JsonParser(model.contract, max_rows),
@@ -81,11 +90,16 @@ class Predictions:
         else:
             batch = parser.parse(body)
         req.context.rows = batch.size
+        columns = self._drift.as_arrays(batch.columns) if self._drift else batch.columns
         if options is None:
-            scored = Scored(self._model.scores(batch.columns) if batch.size else [])
+            scored = Scored(self._model.scores(columns) if batch.size else [])
         else:
-            scored = self._model.predict(batch.columns, options)
+            scored = self._model.predict(columns, options)
+        wants_drift = options is not None and options.report is not None
+        drift = record_drift(self._drift, columns, batch.size, wants_drift)
         resp.set_header("X-Model-Version", self._model.version)
+        if drift is not None and media_type != falcon.MEDIA_JSON:
+            resp.set_header(*csv_header(drift))  # a table has no room for the report
         if workbook:
             resp.content_type = MEDIA_XLSX
             resp.data = workbook_answer(table, scored)
@@ -99,7 +113,8 @@ class Predictions:
                 resp.data = csv_answer(scored, batch.ids)
         else:
             resp.content_type = falcon.MEDIA_JSON
-            resp.data = _encode(self._model.contract.answer(self._model.version, scored, batch))
+            answer = self._model.contract.answer(self._model.version, scored, batch, drift)
+            resp.data = _encode(answer)
 
     @staticmethod
     def _answers_workbook(req: falcon.Request, media_type: str) -> bool:

@@ -284,7 +284,7 @@
     const region = $("bulk-result");
     return whileBusy(region, $("csv-button"), `Scoring ${file.name}…`, async () => {
       // echo=all: the answer is the file's own rows, every column, with the scores after.
-      const query = StudyExplain.fileQuery(model);
+      const query = StudyDrift.fileQuery(model, StudyExplain.fileQuery(model));
       const type = file.name.toLowerCase().endsWith(".xlsx") ? XLSX : "text/csv";
       lastFile = { file, type, query: `${query || "?"}${query ? "&" : ""}echo=all` };
       const response = await post(file, type, lastFile.query);
@@ -299,6 +299,7 @@
       // The bytes as sent: a byte-order mark, if any, lets the spreadsheet read them back.
       const answer = await response.arrayBuffer();
       showPredictions(region, answer, response.headers.get("X-Model-Version"));
+      StudyDrift.show(region, response);
     });
   }
 

@@ -13,6 +13,8 @@ from model_store.contract import ModelContract
 from server.app import create_app, create_unavailable_app
 from server.config import Settings
 from server.contract import ServingContract, Status
+from server.drift import DriftReport, FieldDrift
+from server.drift_resource import DriftAnswer, RecentDrift
 from server.errors import MAX_REPORTED_ERRORS, ErrorAnswer, FieldError
 from server.model import ServedModel
 from tests.support.clients import make_client
@@ -49,9 +51,23 @@ def test_the_error_list_limit_is_the_one_enforced(spec):
 
 def test_every_route_is_documented(spec):
     assert set(spec["paths"]) == {
-        "/predictdata", "/health", "/ready", "/model", "/model/card", "/metrics",
+        "/predictdata", "/health", "/ready", "/model", "/model/card", "/drift", "/metrics",
         "/openapi.json", "/", "/static/{name}",
     }  # fmt: skip
+
+
+def test_the_drift_report_is_documented_where_it_is_answered(spec):
+    schemas = spec["components"]["schemas"]
+    assert "drift" in schemas["BulkPrediction"]["properties"]
+    assert "drift" in schemas["SinglePrediction"]["properties"]
+    (report,) = (
+        p for p in spec["paths"]["/predictdata"]["post"]["parameters"] if p["name"] == "report"
+    )
+    assert report["schema"]["anyOf"][0]["enum"] == ["drift"]
+    answer = spec["paths"]["/drift"]["get"]["responses"]["200"]["content"]["application/json"]
+    assert answer["schema"] == {"$ref": "#/components/schemas/DriftAnswer"}
+    verdicts = schemas["FieldDrift"]["properties"]["verdict"]["enum"]
+    assert set(verdicts) == {"drift", "no drift detected", "too few students to tell"}
 
 
 def test_every_property_in_the_document_is_a_field_of_its_type(spec, model):
@@ -59,6 +75,7 @@ def test_every_property_in_the_document_is_a_field_of_its_type(spec, model):
     types = [
         contract.student, contract.prediction, contract.single, contract.bulk,
         contract.contributions, ErrorAnswer, FieldError, Status,
+        DriftAnswer, DriftReport, RecentDrift, FieldDrift,
     ]  # fmt: skip
     by_name = {t.__name__: t for t in types}
     components = spec["components"]["schemas"]
@@ -72,11 +89,13 @@ def test_successful_answers_match_the_document(client, spec):
     single = client.simulate_post("/predictdata", json={**STUDENT, "id": "s-1"})
     bulk = client.simulate_post("/predictdata", json=[{**STUDENT, "id": 1}, STUDENT])
     empty = client.simulate_post("/predictdata", json=[])
-    for response in (single, bulk, empty):
+    reported = client.simulate_post("/predictdata", json=[STUDENT] * 20, params={"report": "drift"})
+    for response in (single, bulk, empty, reported):
         assert response.status_code == 200
         assert_documented(spec, "/predictdata", "post", response)
+    assert reported.json["drift"]["students"] == 20
     assert single.json["id"] == "s-1"
-    for path in ("/health", "/ready", "/model", "/openapi.json"):
+    for path in ("/health", "/ready", "/model", "/drift", "/openapi.json"):
         assert_documented(spec, path, "get", client.simulate_get(path))
 
 
@@ -126,7 +145,7 @@ def test_the_options_are_documented_with_the_models_levels(bare_model, spec):
         return {p["name"]: p["schema"] for p in parameters if p["in"] == "query"}
 
     optioned = options(spec)  # the committed model carries intervals and a reference
-    assert set(optioned) == {"interval", "explain", "echo"}
+    assert set(optioned) == {"interval", "explain", "echo", "report"}
     assert {"enum": [80, 90, 95]} in optioned["interval"]["anyOf"]
     assert optioned["explain"]["type"] == "boolean"
     assert {"enum": ["all"]} in optioned["echo"]["anyOf"]

@@ -160,7 +160,7 @@ def test_a_csv_download_has_the_interval_columns(page, server, tmp_path):
     with page.expect_request(lambda r: "/predictdata" in r.url) as sent:
         page.get_by_label("CSV or Excel file", exact=True).set_input_files(upload)
         page.get_by_role("button", name="Score file").click()
-    assert sent.value.url.endswith("/predictdata?interval=90&echo=all")
+    assert sent.value.url.endswith("/predictdata?interval=90&report=drift&echo=all")
     with page.expect_download() as info:
         page.get_by_role("link", name="Download predictions.csv").click()
     downloaded = list(csv.DictReader(io.StringIO(Path(info.value.path()).read_text())))

@@ -156,10 +156,10 @@ def test_a_model_without_intervals_or_reference_refuses_the_options(bare_model):
 
 def test_the_model_endpoint_lists_the_allowed_options(client, bare_model):
     assert client.simulate_get("/model").json["options"] == {
-        "interval": [80, 90, 95], "explain": True,
+        "interval": [80, 90, 95], "explain": True, "report": ["drift"],
     }  # fmt: skip
     assert make_client(bare_model).simulate_get("/model").json["options"] == {
-        "interval": [], "explain": False,
+        "interval": [], "explain": False, "report": [],
     }  # fmt: skip
 
 

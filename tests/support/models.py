@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parents[2]
 STUDENT = EXAMPLE  # the example student of the API's documentation
 
 # What a version needs for ?interval= and ?explain=; a model published before them lacks both.
-OPTION_KEYS = ("intervals", "reference")
+OPTION_KEYS = ("intervals", "reference", "drift_reference")
 
 
 def copy_committed_store(destination: Path) -> ModelStore:

@@ -1,0 +1,180 @@
+"""server/drift*.py: counting columns and judging a cohort against its reference."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from server.drift import DriftReport, drift_report
+from server.drift_count import CohortCounter
+from server.drift_reference import DriftReference
+from server.drift_stats import merge_cells, psi
+from server.drift_words import summarise
+from server.json_input import JsonParser
+from tests.support.drift import TRAINING_ROWS, build_reference, draw_students
+
+
+@pytest.fixture(scope="module")
+def metadata(model) -> dict:
+    training = draw_students(model.metadata, TRAINING_ROWS, seed=0)
+    return {**model.metadata, "drift_reference": build_reference(model.metadata, training)}
+
+
+@pytest.fixture(scope="module")
+def reference(metadata) -> DriftReference:
+    return DriftReference.from_metadata(metadata)
+
+
+@pytest.fixture(scope="module")
+def counter(reference) -> CohortCounter:
+    return CohortCounter(reference)
+
+
+def report_of(counter: CohortCounter, columns: dict) -> DriftReport:
+    size = len(next(iter(columns.values())))
+    return drift_report(counter.reference, counter.count(columns, size))
+
+
+def test_a_version_without_a_reference_has_no_drift_reference(model):
+    metadata = {k: v for k, v in model.metadata.items() if k != "drift_reference"}
+    assert DriftReference.from_metadata(metadata) is None
+
+
+def test_the_committed_model_carries_a_reference_of_every_served_feature(model):
+    reference = DriftReference.from_metadata(model.metadata, model.contract.model)
+    assert [f.name for f in reference.fields] == list(model.contract.model.feature_names)
+    assert all(abs(f.shares.sum() - 1) < 1e-6 for f in reference.fields)
+
+
+def test_counts_per_field_add_up_to_the_students(counter, metadata):
+    columns = draw_students(metadata, 300, seed=1)
+    counts = counter.count(columns, 300)
+    offsets = counter.reference.offsets
+    per_field = [counts[a:b].sum() for a, b in zip(offsets, offsets[1:], strict=False)]
+    assert per_field == [300] * len(counter.reference.fields)
+
+
+def test_counts_match_a_plain_count_of_every_cell(counter, metadata):
+    columns = draw_students(metadata, 500, seed=2)
+    counts = counter.count(columns, 500)
+    offsets = counter.reference.offsets
+    for index, field in enumerate(counter.reference.fields):
+        cells = counts[offsets[index] : offsets[index + 1]]
+        if field.categories:
+            expected = [columns[field.name].count(c) for c in field.categories]
+        else:
+            bins = np.searchsorted(field.edges, columns[field.name], side="right")
+            expected = [int((bins == i).sum()) for i in range(field.size)]
+        assert cells.tolist() == expected, field.name
+
+
+def test_categories_as_other_str_objects_count_the_same(counter, metadata):
+    """The parsers' slow paths hand over equal but distinct str objects."""
+    columns = draw_students(metadata, 200, seed=3)
+    copies = {
+        name: [("x" + v)[1:] for v in values] if isinstance(values[0], str) else values
+        for name, values in columns.items()
+    }
+    assert copies["lunch"][0] is not columns["lunch"][0]
+    np.testing.assert_array_equal(counter.count(copies, 200), counter.count(columns, 200))
+
+
+@pytest.mark.parametrize("rows", [17, 200])
+def test_the_models_arrays_count_the_same_as_lists(counter, metadata, rows):
+    columns = draw_students(metadata, rows, seed=4)
+    arrays = counter.as_arrays(columns)
+    assert arrays["reading_score"].dtype == np.float32
+    assert arrays["lunch"].dtype == object
+    np.testing.assert_array_equal(counter.count(arrays, rows), counter.count(columns, rows))
+
+
+def test_a_few_students_are_left_for_the_model_to_convert(counter, metadata):
+    columns = draw_students(metadata, CohortCounter.SMALL_BATCH, seed=4)
+    assert counter.as_arrays(columns) == columns
+
+
+@pytest.mark.parametrize("rows", [1, 16, 17, 200])
+def test_small_and_large_batches_count_alike(counter, metadata, rows):
+    columns = draw_students(metadata, rows, seed=10)
+    small = counter.count({k: v[:1] for k, v in columns.items()}, 1)
+    assert small.sum() == len(counter.reference.fields)
+    by_student = sum(
+        counter.count({k: v[i : i + 1] for k, v in columns.items()}, 1) for i in range(rows)
+    )
+    np.testing.assert_array_equal(counter.count(columns, rows), by_student)
+
+
+def test_no_students_count_zero(counter):
+    assert counter.count({}, 0).sum() == 0
+
+
+def test_a_cohort_from_the_population_is_not_flagged(counter, metadata):
+    report = report_of(counter, draw_students(metadata, 400, seed=5))
+    assert report.flagged == []
+    assert report.students == 400
+    assert all(f.verdict == "no drift detected" for f in report.fields.values())
+
+
+def test_a_tripled_category_is_flagged_on_its_field(counter, metadata):
+    field = "parental_level_of_education"
+    columns = draw_students(metadata, 400, seed=6, tripled=(field, "high school"))
+    report = report_of(counter, columns)
+    assert field in report.flagged
+    summary = report.fields[field].summary
+    assert "three times as many students whose parents' education is high school" in summary
+
+
+def test_a_ten_point_shift_is_flagged_with_its_size_in_words(counter, metadata):
+    columns = draw_students(metadata, 400, seed=7, shift=("reading_score", -10))
+    report = report_of(counter, columns)
+    assert report.flagged == ["reading_score"]
+    summary = report.fields["reading_score"].summary
+    assert summary.startswith("reading scores are about")
+    assert "points lower than in the training data" in summary
+    points = int(summary.split("about ")[1].split(" ")[0])
+    assert 8 <= points <= 12
+
+
+def test_a_handful_of_students_is_too_few_to_tell(counter, metadata):
+    report = report_of(counter, draw_students(metadata, 3, seed=8))
+    assert report.flagged == []
+    assert {f.verdict for f in report.fields.values()} == {"too few students to tell"}
+
+
+def test_cells_merge_until_each_expects_five_students(reference):
+    field = next(f for f in reference.fields if f.name == "reading_score")
+    groups = merge_cells(field.shares, 30, ordered=True)
+    assert sorted(c for g in groups for c in g) == list(range(field.size))
+    assert all(field.shares[g].sum() * 30 >= 5 for g in groups)
+
+
+def test_psi_is_zero_for_equal_shares_and_grows_with_the_difference():
+    reference = np.array([0.5, 0.3, 0.2])
+    assert psi(reference, reference) == pytest.approx(0, abs=1e-12)
+    near, far = np.array([0.4, 0.35, 0.25]), np.array([0.2, 0.4, 0.4])
+    assert 0 < psi(reference, near) < psi(reference, far)
+
+
+@pytest.mark.parametrize(
+    ("cohort", "words"),
+    [
+        ([0.1, 0.9], "three times as many"),
+        ([0.06, 0.94], "twice as many"),
+        ([0.036, 0.964], "20% more"),
+        ([0.015, 0.985], "about half as many"),
+        ([0.0, 1.0], "no "),
+    ],
+)
+def test_category_summaries_say_how_many_times_as_many(reference, cohort, words):
+    field = next(f for f in reference.fields if f.name == "lunch")
+    field = type(field)(field.name, field.categories, None, np.array([0.03, 0.97]))
+    assert words in summarise(field, np.array(cohort) * 1000)
+
+
+def test_the_parsers_category_objects_take_the_address_path(counter, model):
+    """The fast path is what serves real requests: the JSON parser's own objects."""
+    records = [{**r} for r in model.metadata["parity_sample"]["records"]]
+    batch = JsonParser(model.contract, 1000).parse(json.dumps(records).encode())
+    assert counter.takes_address_path(batch.columns)
