@@ -14,8 +14,8 @@ import zipfile
 import pytest
 
 from server.xlsx import MEDIA_XLSX
-from tests.server.spreadsheets import ACCENTED_IDS, spreadsheet_csv, students, table
 from tests.support.clients import make_client
+from tests.support.spreadsheets import ACCENTED_IDS, spreadsheet_csv, students, table
 
 openpyxl = pytest.importorskip("openpyxl")  # the serving environment lacks it
 

@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from server.score_file import ScoringStopped, score_file
-from tests.server.spreadsheets import (
+from tests.support.browser import CHROMIUM, NO_CHROMIUM, screenshot
+from tests.support.http import request
+from tests.support.spreadsheets import (
     ACCENTED_IDS,
     EXCEL_EUROPEAN,
     EXCEL_WINDOWS,
@@ -19,8 +21,6 @@ from tests.server.spreadsheets import (
     students,
     table,
 )
-from tests.support.browser import CHROMIUM, NO_CHROMIUM, screenshot
-from tests.support.http import request
 
 needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason=NO_CHROMIUM)
 PAGE_QUERY = "?interval=90&echo=all"  # what the page asks for a file

@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from tests.server.spreadsheets import (
+from tests.support.spreadsheets import (
     ACCENTED_IDS,
     EXCEL_EUROPEAN,
     EXCEL_WINDOWS,

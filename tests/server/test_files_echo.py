@@ -8,7 +8,8 @@ import io
 
 import pytest
 
-from tests.server.spreadsheets import (
+from tests.support.clients import make_client
+from tests.support.spreadsheets import (
     EXCEL_EUROPEAN,
     EXCEL_WINDOWS,
     PUBLIC_HEADER,
@@ -16,7 +17,6 @@ from tests.server.spreadsheets import (
     students,
     table,
 )
-from tests.support.clients import make_client
 
 
 def post_csv(client, body: bytes, query: str = "echo=all"):

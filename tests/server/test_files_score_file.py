@@ -11,7 +11,7 @@ import pytest
 
 from server.model import load_verified_model
 from server.score_file import ScoringStopped, main, score_file
-from tests.server.spreadsheets import (
+from tests.support.spreadsheets import (
     ACCENTED_IDS,
     EXCEL_EUROPEAN,
     EXCEL_WINDOWS,
