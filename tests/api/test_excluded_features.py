@@ -8,38 +8,23 @@ import csv
 import io
 import json
 import re
-import subprocess
-import sys
 
 import pytest
 
 from benchmarks.launcher import Server
 from model_store.store import ModelStore
 from tests.support import servers
+from tests.support.excluded import EXCLUDED, publish_excluded
 from tests.support.http import predict, request
-from tests.support.models import REPO, STUDENT
+from tests.support.models import STUDENT
 
-EXCLUDED = ("race_ethnicity", "gender")
-# The tiny settings of the offline suite: a run of a few seconds.
-TRAINING = ("--candidates", "ridge", "--rows", "400", "--folds", "3")
 CSV = "text/csv"
-
-
-def run(*command: str) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", *command], cwd=REPO, capture_output=True, text=True, timeout=300
-    )
-    assert result.returncode == 0, f"python -m {' '.join(command)}:\n{result.stderr[-3000:]}"
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory) -> ModelStore:
-    """`python -m train --exclude-features race_ethnicity,gender`, then `python -m export`."""
-    work = tmp_path_factory.mktemp("excluded")
-    runs, root = work / "runs", work / "store"
-    run("train", "--exclude-features", ",".join(EXCLUDED), *TRAINING, "--runs-dir", str(runs))
-    run("export", "--runs-dir", str(runs), "--store", str(root))
-    return ModelStore(root)
+    """A version trained without gender and race, published to a temporary store."""
+    return publish_excluded(tmp_path_factory.mktemp("excluded"))
 
 
 @pytest.fixture(scope="module")
