@@ -14,7 +14,14 @@ import falcon.testing
 import pytest
 
 from server.page import ASSET_CACHE_CONTROL, INDEX_CACHE_CONTROL, STATIC_DIR, add_page_routes
-from tests.support.browser import CSV_HEADER, GOOD_CSV, LABELS, needs_chromium, screenshot
+from tests.support.browser import (
+    CSV_HEADER,
+    GOOD_CSV,
+    LABELS,
+    fill_student,
+    needs_chromium,
+    screenshot,
+)
 from tests.support.http import request
 from tests.support.models import STUDENT
 
@@ -121,12 +128,7 @@ def test_every_field_has_its_label_and_the_schema_choices(page, model):
 
 @needs_chromium
 def test_form_shows_the_same_score_as_the_api(page, server):
-    for name, value in STUDENT.items():
-        control = page.get_by_label(LABELS[name], exact=True)
-        if isinstance(value, str):
-            control.select_option(value)
-        else:
-            control.fill(str(value))
+    fill_student(page)
     page.get_by_label(LABELS["writing_score"], exact=True).press("Enter")  # keyboard submit
     shown = page.locator("#math-score")
     shown.wait_for()

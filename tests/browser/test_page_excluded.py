@@ -11,7 +11,14 @@ from playwright.sync_api import Browser, Page
 
 from benchmarks.launcher import Server
 from tests.support import servers
-from tests.support.browser import GOOD_CSV, LABELS, needs_chromium, screenshot, watched_page
+from tests.support.browser import (
+    GOOD_CSV,
+    LABELS,
+    fill_student,
+    needs_chromium,
+    screenshot,
+    watched_page,
+)
 from tests.support.excluded import EXCLUDED, publish_excluded
 from tests.support.http import request
 from tests.support.models import STUDENT
@@ -47,12 +54,7 @@ def test_the_form_asks_only_for_the_fields_the_version_uses(excluded_page):
 
 @needs_chromium
 def test_one_student_is_scored_without_the_excluded_fields(excluded_page, excluded_server):
-    for name, value in KEPT.items():
-        control = excluded_page.get_by_label(LABELS[name], exact=True)
-        if isinstance(value, str):
-            control.select_option(value)
-        else:
-            control.fill(str(value))
+    fill_student(excluded_page, KEPT)
     with excluded_page.expect_response(lambda r: "/predictdata" in r.url) as answered:
         excluded_page.get_by_role("button", name="Predict math score").click()
     assert answered.value.status == 200

@@ -23,6 +23,7 @@ from tests.support.browser import (
     LABELS,
     NO_CHROMIUM,
     enter_key,
+    fill_student,
     screenshot,
 )
 
@@ -64,12 +65,7 @@ def api_answer(server, headers: dict | None = None) -> dict:
 
 
 def explain_on_page(page: Page) -> None:
-    for name, value in EXPLAINED.items():
-        control = page.get_by_label(LABELS[name], exact=True)
-        if isinstance(value, str):
-            control.select_option(value)
-        else:
-            control.fill(str(value))
+    fill_student(page, EXPLAINED)
     with page.expect_request(lambda r: "/predictdata" in r.url) as sent:
         page.get_by_role("button", name="Predict math score").click()
     assert sent.value.url.endswith("/predictdata" + SINGLE_QUERY)

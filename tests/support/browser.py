@@ -121,8 +121,9 @@ def enter_key(page: Page, key: str) -> None:
     page.get_by_role("button", name="Use this key").click()
 
 
-def fill_student(page: Page) -> None:
-    for name, value in STUDENT.items():
+def fill_student(page: Page, student: dict = STUDENT) -> None:
+    """Set each field of `student` in the form, found by the form's label."""
+    for name, value in student.items():
         control = page.get_by_label(LABELS[name], exact=True)
         if isinstance(value, str):
             control.select_option(value)
