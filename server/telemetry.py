@@ -14,7 +14,7 @@ import time
 import falcon
 import msgspec
 
-from server.metrics import LATENCY, REQUESTS, STUDENTS, VALIDATION_FAILURES
+from server.metrics import STUDENTS, VALIDATION_FAILURES, request_series
 from server.request_context import StudyRequest
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -59,8 +59,9 @@ class RequestTelemetry:
         seconds = time.perf_counter() - context.started
         endpoint = req.uri_template or "unmatched"
         status = resp.status_code
-        REQUESTS.labels(endpoint, req.method, status).inc()
-        LATENCY.labels(endpoint).observe(seconds)
+        requests, latency = request_series(endpoint, req.method, status)
+        requests.inc()
+        latency.observe(seconds)
         if status == 200 and context.rows:
             STUDENTS.inc(context.rows)
         for field in context.failed_fields:
