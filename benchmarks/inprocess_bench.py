@@ -14,7 +14,7 @@ import math
 import timeit
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from functools import partial
 from importlib.metadata import version
 from pathlib import Path
 
@@ -37,7 +37,6 @@ from train.synthetic import generate
 BATCH_SIZES = (1, 10, 100, 1_000, 10_000, 100_000)
 MIN_TIME_S = 1.0  # per engine and batch size
 ROUNDS = 5
-REPORTS = Path(__file__).resolve().parent / "reports"
 TRAIN_ROWS, TRAIN_SEED, REQUEST_SEED = 1_000, 42, 7
 
 
@@ -71,17 +70,10 @@ def run(batch_sizes: Sequence[int], min_time: float) -> list[Row]:
     rows = []
     for size in batch_sizes:
         columns = {name: requests[name].iloc[:size].tolist() for name in FEATURES}
-
-        def with_sklearn(columns=columns):
-            return pipeline.predict(pd.DataFrame(columns))
-
-        def with_onnx(columns=columns):
-            return predict(session, build_feeds(metadata, columns))
-
+        with_sklearn = partial(lambda c: pipeline.predict(pd.DataFrame(c)), columns)
+        with_onnx = partial(lambda c: predict(session, build_feeds(metadata, c)), columns)
         diff = float(np.max(np.abs(with_sklearn() - with_onnx())))
-        rows.append(
-            Row(size, time_call(with_sklearn, min_time), time_call(with_onnx, min_time), diff)
-        )
+        rows.append(Row(size, *(time_call(f, min_time) for f in (with_sklearn, with_onnx)), diff))
     return rows
 
 
@@ -119,18 +111,13 @@ def main(argv: Sequence[str] | None = None) -> Path:
                         help="comma-separated students per call")  # fmt: skip
     parser.add_argument("--min-time", type=float, default=MIN_TIME_S,
                         help="seconds per engine and batch size")  # fmt: skip
-    parser.add_argument("--reports-dir", type=Path, default=REPORTS)
     args = parser.parse_args(argv)
-    sizes = [int(s) for s in args.batch_sizes.split(",")]
-    rows = run(sizes, args.min_time)
-    out = args.reports_dir / f"inprocess-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
-    out.mkdir(parents=True, exist_ok=True)
-    text = table(rows)
+    rows = run([int(s) for s in args.batch_sizes.split(",")], args.min_time)
+    out, text = verdict.report_dir(args.reports_dir, "inprocess"), table(rows)
     (out / "table.md").write_text(text)
     (out / "results.json").write_text(json.dumps([asdict(r) for r in rows], indent=2) + "\n")
     chart(rows, out / "speedup.png")
-    print(text)
-    print(f"written: {out / 'table.md'}, {out / 'speedup.png'}")
+    print(f"{text}\nwritten: {out / 'table.md'}, {out / 'speedup.png'}")
     return out
 
 

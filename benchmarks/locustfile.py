@@ -15,21 +15,16 @@ from locust import FastHttpUser, constant, events, task
 from locust.exception import StopUser
 from locust.runners import WorkerRunner
 
-from benchmarks.traffic import (
-    DEFAULT_COHORT_SIZE,
-    PREDICT_PATH,
-    Exchange,
-    Traffic,
-    fetch_model_info,
-)
+from benchmarks import traffic
+from benchmarks.launcher import PREDICT_PATH
 
 logger = logging.getLogger(__name__)
-_traffic: Traffic | None = None  # one per process, built at test start from GET /model
+_traffic: traffic.Traffic | None = None  # one per process, built at test start from GET /model
 
 
 @events.init_command_line_parser.add_listener
 def _add_arguments(parser) -> None:
-    parser.add_argument("--cohort-size", type=int, default=DEFAULT_COHORT_SIZE,
+    parser.add_argument("--cohort-size", type=int, default=traffic.DEFAULT_COHORT_SIZE,
                         env_var="LOCUST_COHORT_SIZE", help="students per bulk request")  # fmt: skip
 
 
@@ -46,20 +41,26 @@ def _read_schema(environment, **_) -> None:
     """Fetch GET /model once per process (master and every worker), before any user starts."""
     global _traffic
     cohort_size = environment.parsed_options.cohort_size
-    _traffic = Traffic(fetch_model_info(environment.host), cohort_size, random.Random())
+    model_info = traffic.fetch_model_info(environment.host)
+    _traffic = traffic.Traffic(model_info, cohort_size, random.Random())
     logger.info("model %s: cohorts of %d", _traffic.version, cohort_size)
 
 
 class _PredictionUser(FastHttpUser):
+    """Sends `kind` requests (a Traffic method's name, also the Locust name) back to back."""
+
     abstract = True
     wait_time = constant(0)
+    kind = ""
 
     def on_start(self) -> None:
         if _traffic is None:
             raise StopUser()  # the schema could not be read: test_start logged why
         self.traffic, self.rng = _traffic, random.Random()
 
-    def send(self, exchange: Exchange) -> None:
+    @task
+    def send(self) -> None:
+        exchange: traffic.Exchange = getattr(self.traffic, self.kind)(self.rng)
         headers = {"Content-Type": exchange.content_type}
         with self.client.post(PREDICT_PATH, data=exchange.body, headers=headers,
                               name=exchange.name, catch_response=True) as response:  # fmt: skip
@@ -72,35 +73,25 @@ class _PredictionUser(FastHttpUser):
 
 
 class SingleStudent(_PredictionUser):
-    weight = 2  # a teacher or an app asking for one student at a time: most requests
+    """A teacher or an app asking for one student at a time: most requests."""
 
-    @task
-    def single(self) -> None:
-        self.send(self.traffic.single(self.rng))
+    weight, kind = 2, traffic.SINGLE
 
 
 class CohortJson(_PredictionUser):
-    weight = 1  # a school system sending a cohort as a JSON array
+    """A school system sending a cohort as a JSON array."""
 
-    @task
-    def bulk_json(self) -> None:
-        self.send(self.traffic.bulk_json(self.rng))
+    weight, kind = 1, traffic.BULK_JSON
 
 
 class CohortCsv(_PredictionUser):
-    weight = 1  # a spreadsheet export uploaded as CSV
+    """A spreadsheet export uploaded as CSV."""
 
-    @task
-    def bulk_csv(self) -> None:
-        self.send(self.traffic.bulk_csv(self.rng))
+    weight, kind = 1, traffic.BULK_CSV
 
 
 class InvalidRequests(_PredictionUser):
     """One user sending mistakes at a steady pace: a small share that must come back 4xx."""
 
-    fixed_count = 1
+    fixed_count, kind = 1, traffic.INVALID
     wait_time = constant(0.1)
-
-    @task
-    def invalid(self) -> None:
-        self.send(self.traffic.invalid(self.rng))

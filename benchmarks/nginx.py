@@ -1,5 +1,5 @@
 """nginx as Elastic Beanstalk runs it, our .platform/nginx files in the platform's
-nginx.conf in brief (a worker per core, access log on), in front of a launched server.
+nginx.conf in brief (benchmarks/nginx.conf), in front of a launched server.
 Two lines of our copy change: the upstream's port, and the per-client rate, which would
 refuse one load generator after 100 requests (the limiter still runs).
 """
@@ -22,25 +22,7 @@ EDITS = {  # file in conf.d -> (our text, the benchmark's)
     "elasticbeanstalk/00_application.conf": ("http://127.0.0.1:8000;", "http://127.0.0.1:{port};"),
     "studypredict-edge.conf": ("rate=50r/s", "rate=1000000r/s"),
 }
-PLATFORM_CONF = """\
-daemon off;
-{user}
-worker_processes auto;
-pid {folder}/nginx.pid;
-error_log {folder}/error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    client_body_temp_path {folder}/client_body;
-    proxy_temp_path {folder}/proxy;
-    include {folder}/conf.d/*.conf;
-    server {{
-        listen 127.0.0.1:{port};
-        access_log {folder}/access.log combined;
-        keepalive_timeout 60;
-        include {folder}/conf.d/elasticbeanstalk/*.conf;
-    }}
-}}
-"""
+PLATFORM_CONF = Path(__file__).resolve().parent / "nginx.conf"  # a template
 
 
 def launch_nginx(upstream: Server, folder: Path) -> Server:
@@ -60,7 +42,7 @@ def launch_nginx(upstream: Server, folder: Path) -> Server:
     # As root its workers would run as nobody, who cannot enter a private temporary folder.
     user = "user root;" if os.geteuid() == 0 else ""
     conf = folder / "nginx.conf"
-    conf.write_text(PLATFORM_CONF.format(user=user, folder=folder, port=port))
+    conf.write_text(PLATFORM_CONF.read_text().format(user=user, folder=folder, port=port))
     checked = subprocess.run([NGINX, "-t", "-c", str(conf)], capture_output=True, text=True)
     if checked.returncode != 0:
         raise ServerError(f"nginx refuses {conf}: {checked.stderr}")

@@ -1,21 +1,20 @@
 """What the release gate sends to POST /predictdata and the answer each must get: fresh
-ids and students drawn from the served model's schema (GET /model). Standard library
-only: the locustfile imports it, and pytest tests it without Locust.
+ids and students drawn from the served model's schema (GET /model). No Locust here:
+the locustfile imports it, and pytest tests it without Locust.
 """
 
 from __future__ import annotations
 
 import json
 import random
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from benchmarks.answers import MEDIA_CSV, MEDIA_JSON, Expected, problem, refusal
+from benchmarks.launcher import http
 from benchmarks.students import Pool, csv_body, fresh_ids
 from model_store.schema import CATEGORICAL
 
-PREDICT_PATH = "/predictdata"
 # Request names: Locust groups its statistics by them, thresholds.toml keys on them.
 SINGLE, BULK_JSON, BULK_CSV, INVALID = "single", "bulk_json", "bulk_csv", "invalid"
 DEFAULT_COHORT_SIZE = 500
@@ -24,8 +23,7 @@ INVALID_COHORT_MAX = 20  # students in a request with one bad field
 
 def fetch_model_info(base_url: str) -> dict:
     """GET /model: the served version and its schema."""
-    with urllib.request.urlopen(base_url.rstrip("/") + "/model", timeout=30) as response:
-        return json.load(response)
+    return json.loads(http(base_url.rstrip("/") + "/model", timeout=30)[1])
 
 
 def students_per_request(name: str, cohort_size: int) -> int:
@@ -56,22 +54,22 @@ class Traffic:
         self.cohort_size = cohort_size
         self.pool = Pool(self.features, rng)
 
-    def _expected(self, ids: list[str], **kind) -> Expected:
-        return Expected(self.target, {self.version: None}, len(ids), ids=ids, **kind)
-
     def single(self, rng: random.Random) -> Exchange:
-        ids = fresh_ids(rng, 1)
-        return Exchange(SINGLE, self.pool.json(rng, ids), MEDIA_JSON, self._expected(ids))
+        return self._students(rng, SINGLE, 1)
 
     def bulk_json(self, rng: random.Random) -> Exchange:
-        ids = fresh_ids(rng, self.cohort_size)
-        expected = self._expected(ids, cohort=True)
-        return Exchange(BULK_JSON, self.pool.json(rng, ids), MEDIA_JSON, expected)
+        return self._students(rng, BULK_JSON, self.cohort_size)
 
     def bulk_csv(self, rng: random.Random) -> Exchange:
-        ids = fresh_ids(rng, self.cohort_size)
-        expected = self._expected(ids, cohort=True, csv=True)
-        return Exchange(BULK_CSV, self.pool.csv(rng, ids), MEDIA_CSV, expected)
+        return self._students(rng, BULK_CSV, self.cohort_size, as_csv=True)
+
+    def _students(self, rng: random.Random, name: str, count: int, as_csv=False) -> Exchange:
+        ids = fresh_ids(rng, count)
+        expected = Expected(self.target, {self.version: None}, count, cohort=name != SINGLE,
+                            csv=as_csv, ids=ids)  # fmt: skip
+        if as_csv:
+            return Exchange(name, self.pool.csv(rng, ids), MEDIA_CSV, expected)
+        return Exchange(name, self.pool.json(rng, ids), MEDIA_JSON, expected)
 
     def invalid(self, rng: random.Random) -> Exchange:
         """A request the server must refuse with its 4xx, naming the bad row and field."""

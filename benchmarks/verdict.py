@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import argparse
 import math
+import tempfile
 import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
-THRESHOLDS = Path(__file__).resolve().parent / "thresholds.toml"
+HERE = Path(__file__).resolve().parent
+THRESHOLDS, REPORTS = HERE / "thresholds.toml", HERE / "reports"
 PERCENTILES = ("p95", "p99")
 TOTAL = "total"  # the run's students/s over every request type
 
@@ -20,7 +23,18 @@ TOTAL = "total"  # the run's students/s over every request type
 def arguments(module: str, doc: str | None) -> argparse.ArgumentParser:
     """The parser every benchmark starts from: its docstring is its --help."""
     raw = argparse.RawDescriptionHelpFormatter
-    return argparse.ArgumentParser(prog=f"python -m {module}", description=doc, formatter_class=raw)
+    parser = argparse.ArgumentParser(prog=f"python -m {module}", description=doc,
+                                     formatter_class=raw)  # fmt: skip
+    parser.add_argument("--reports-dir", type=Path, default=REPORTS,
+                        help="where this run's timestamped report folder goes")  # fmt: skip
+    return parser
+
+
+def report_dir(parent: Path, kind: str) -> Path:
+    """A new folder `<kind>-<UTC timestamp>-<random>` in `parent` for one run's reports."""
+    parent.mkdir(parents=True, exist_ok=True)
+    stamp = f"{kind}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-"
+    return Path(tempfile.mkdtemp(prefix=stamp, dir=parent))
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -28,8 +42,17 @@ def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     return "\n".join("| " + " | ".join(map(str, cells)) + " |" for cells in lines) + "\n"
 
 
-def number(value: float | None, digits: int = 0) -> str:
-    return "–" if value is None or math.isnan(value) else f"{value:,.{digits}f}"
+def figure(value: float | None, spec: str = "") -> str:
+    """By default whole numbers from 100 up, else 3 significant digits; "–" for none (a
+    skipped row's NaN: its measure says why)."""
+    if value is None or math.isnan(value):
+        return "–"
+    return format(value, spec or (",.0f" if abs(value) >= 100 else ".3g"))
+
+
+def change(baseline: float | None, current: float | None) -> float:
+    """Percent from the baseline's figure to this run's; NaN when there is none."""
+    return (current / baseline - 1) * 100 if baseline and current is not None else math.nan
 
 
 @dataclass(frozen=True)
@@ -54,12 +77,17 @@ class RunStats:
     info: dict = field(default_factory=dict)  # when, commit, model version: shown only
 
     @property
-    def students_per_s(self) -> float:
-        return sum(s.students_per_s for s in self.by_type.values())
+    def total(self) -> RequestStats:
+        """Every type added up; a percentile does not add up, so it has none."""
+        s = self.by_type.values()
+        return RequestStats(sum(x.requests for x in s), sum(x.failures for x in s),
+                            sum(x.requests_per_s for x in s), sum(x.students_per_s for x in s),
+                            math.nan, math.nan, math.nan)  # fmt: skip
 
-    @property
-    def failures(self) -> int:
-        return sum(s.failures for s in self.by_type.values())
+    def students_per_s(self) -> dict[str, float]:
+        """Per request type that scores students, and in TOTAL."""
+        rates = {name: s.students_per_s for name, s in self.by_type.items() if s.students_per_s}
+        return rates | {TOTAL: self.total.students_per_s}
 
 
 @dataclass(frozen=True)
@@ -83,35 +111,12 @@ def load_thresholds(path: Path = THRESHOLDS) -> Thresholds:
 
 
 @dataclass(frozen=True)
-class Comparison:
-    request_type: str
-    metric: str
-    baseline: float
-    current: float
-
-    @property
-    def change_percent(self) -> float:
-        return (self.current / self.baseline - 1) * 100 if self.baseline else math.nan
-
-
-@dataclass(frozen=True)
 class Verdict:
     go: bool
     reasons: list[str]  # why it is a no-go; empty for a go
     notes: list[str] = field(default_factory=list)  # worth reading, not blocking
-    comparisons: list[Comparison] = field(default_factory=list)
-
-
-def compare(run: RunStats, baseline: RunStats) -> list[Comparison]:
-    """Students/s and latency beside the baseline's, per type both runs have, then the total."""
-    rows = []
-    for name in sorted(set(run.by_type) & set(baseline.by_type)):
-        for metric in ("students_per_s", "requests_per_s", "p95_ms", "p99_ms"):
-            then, now = getattr(baseline.by_type[name], metric), getattr(run.by_type[name], metric)
-            if then or now:  # invalid requests score no students
-                label = metric.replace("_per_s", "/s").replace("_ms", " ms")
-                rows.append(Comparison(name, label, then, now))
-    return rows + [Comparison(TOTAL, "students/s", baseline.students_per_s, run.students_per_s)]
+    # Students/s as (baseline, this run) per type both score, and in TOTAL, when compared.
+    compared: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
 def judge(run: RunStats, thresholds: Thresholds, baseline: RunStats | None) -> Verdict:
@@ -130,40 +135,44 @@ def judge(run: RunStats, thresholds: Thresholds, baseline: RunStats | None) -> V
         for p, limit in limits.items():
             if (value := getattr(stats, f"{p}_ms")) > limit:
                 reasons.append(f"{name}: {p} {value:g} ms is over the {limit:g} ms limit")
-    notes, comparisons = [], []
-    keys = sorted(set(run.conditions) | set(baseline.conditions if baseline else ()))
-    differences = baseline and [
-        f"{k}: baseline {baseline.conditions.get(k)!r}, this run {run.conditions.get(k)!r}"
-        for k in keys if run.conditions.get(k) != baseline.conditions.get(k)]  # fmt: skip
     if baseline is None:
-        notes.append("no baseline: throughput was not compared")
-    elif differences:
-        notes.append(f"throughput not compared, the conditions differ: {'; '.join(differences)}")
-    else:
-        comparisons, least = compare(run, baseline), thresholds.min_share_of_baseline
-        reasons += [f"{c.request_type}: {c.current:,.0f} students/s is {c.change_percent:+.1f}% "
-                    f"against the baseline's {c.baseline:,.0f}; the floor is {least:.0%} of it"
-                    for c in comparisons if c.metric == "students/s" and c.baseline > 0
-                    and c.current < least * c.baseline]  # fmt: skip
-    return Verdict(not reasons, reasons, notes, comparisons)
+        return Verdict(not reasons, reasons, ["no baseline: throughput was not compared"])
+    keys = sorted(set(run.conditions) | set(baseline.conditions))
+    differences = [f"{k}: baseline {baseline.conditions.get(k)!r}, this run "
+                   f"{run.conditions.get(k)!r}" for k in keys
+                   if run.conditions.get(k) != baseline.conditions.get(k)]  # fmt: skip
+    if differences:
+        note = f"throughput not compared, the conditions differ: {'; '.join(differences)}"
+        return Verdict(not reasons, reasons, [note])
+    rates, least = run.students_per_s(), thresholds.min_share_of_baseline
+    compared = {name: (then, rates.get(name, 0.0))
+                for name, then in baseline.students_per_s().items()
+                if name in run.by_type or name == TOTAL}  # fmt: skip
+    reasons += [f"{name}: {now:,.0f} students/s is {change(then, now):+.1f}% against the "
+                f"baseline's {then:,.0f}; the floor is {least:.0%} of it"
+                for name, (then, now) in compared.items() if now < least * then]  # fmt: skip
+    return Verdict(not reasons, reasons, [], compared)
 
 
 def release_summary(run: RunStats, verdict: Verdict, thresholds: Thresholds,
                     baseline: RunStats | None) -> str:  # fmt: skip
-    """summary.md: the verdict, the numbers per request type, the baseline beside them."""
-    c, info, limits = run.conditions, run.info, thresholds.latency_ms
-    order = [*(n for n in limits if n in run.by_type), *sorted(set(run.by_type) - set(limits))]
+    """summary.md: the verdict, then the numbers per request type beside the baseline's."""
+    c, info = run.conditions, run.info
     passed = "every request answered right; p95 and p99 within their limits"
-    if verdict.comparisons:
+    if verdict.compared:
         passed += f"; throughput at least {thresholds.min_share_of_baseline:.0%} of the baseline's"
-    rows = [[name, number(s.requests), number(s.failures), number(s.requests_per_s, 1),
-             number(s.students_per_s), number(s.p50_ms),
-             *(f"{number(getattr(s, p + '_ms'))} ({number(limits.get(name, {}).get(p))})"
-               for p in PERCENTILES)]
-            for name, s in ((name, run.by_type[name]) for name in order)]  # fmt: skip
-    rows.append(["**total**", number(sum(s.requests for s in run.by_type.values())),
-                 number(run.failures), number(sum(s.requests_per_s for s in run.by_type.values()),
-                 1), number(run.students_per_s), "", "", ""])  # fmt: skip
+    rows = []
+    for name, s in [*run.by_type.items(), (TOTAL, run.total)]:
+        then = verdict.compared.get(name, (None,))[0]
+        limits = thresholds.latency_ms.get(name, {})
+        rows.append([name, figure(s.requests), figure(s.failures), figure(s.requests_per_s, ",.1f"),
+                     figure(s.students_per_s), figure(then),
+                     figure(change(then, s.students_per_s), "+.1f"), figure(s.p50_ms),
+                     *(f"{figure(getattr(s, f'{p}_ms'))} ({figure(limits.get(p))})"
+                       for p in PERCENTILES)])  # fmt: skip
+    header = ["request type", "requests", "failures", "requests/s", "students/s",
+              "baseline students/s", "change %", "p50 ms", "p95 ms (limit)",
+              "p99 ms (limit)"]  # fmt: skip
     lines = [
         f"# Release benchmark {info.get('started_at', '')}", "",
         f"## Verdict: {'GO' if verdict.go else 'NO-GO'}", "",
@@ -173,30 +182,20 @@ def release_summary(run: RunStats, verdict: Verdict, thresholds: Thresholds,
         f"{info.get('commit', '?')}. {c.get('users')} users sending back to back for "
         f"{c.get('run_time_s')} s, cohorts of {c.get('cohort_size')} students, "
         f"{c.get('cpu_count')} cores; Locust {info.get('locust_version', '?')}.", "",
-        "## Per request type", "",
-        table(["request type", "requests", "failures", "requests/s", "students/s", "p50 ms",
-               "p95 ms (limit)", "p99 ms (limit)"], rows),
+        "## Per request type", "", table(header, rows),
         "Students/s counts the students scored by successful requests; invalid requests "
-        "score none. Latency is measured by Locust, client side, including queueing.", "",
+        "score none. Latency is measured by Locust, client side, including queueing.",
     ]  # fmt: skip
-    if verdict.comparisons and baseline is not None:
-        rank = {name: position for position, name in enumerate(order)}
-        ordered = sorted(verdict.comparisons, key=lambda c: rank.get(c.request_type, len(rank)))
-        rows = [[c.request_type, c.metric, number(c.baseline, c.metric == "requests/s"),
-                 number(c.current, c.metric == "requests/s"),
-                 "–" if math.isnan(c.change_percent) else f"{c.change_percent:+.1f}%"]
-                for c in ordered]  # fmt: skip
-        header = ["request type", "metric", "baseline", "this run", "change"]
-        lines += [f"## Against the baseline ({baseline.info.get('started_at', '?')}, commit "
-                  f"{baseline.info.get('commit', '?')})", "", table(header, rows)]  # fmt: skip
+    if verdict.compared and baseline is not None:
+        lines.append(f"The baseline: {baseline.info.get('started_at', '?')}, commit "
+                     f"{baseline.info.get('commit', '?')}.")  # fmt: skip
     if failures := info.get("failure_messages"):
         rows = [[name, count, error.replace("|", "\\|")] for name, count, error in failures]
         header = ["request type", "count", "error"]
-        lines += ["## Failures (most frequent)", "", table(header, rows)]
-    lines.append(
-        "Files: `report.html` (Locust's report: charts, every percentile, failures), "
-        "`locust_*.csv`, `run.json` (these numbers), `server.log`, `locust.log`."
-    )
+        lines += ["", "## Failures (most frequent)", "", table(header, rows)]
+    lines.append("\nFiles: `report.html` (Locust's report: charts, every percentile, "
+                 "failures), `locust_*.csv`, `run.json` (these numbers), `server.log`, "
+                 "`locust.log`.")  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
@@ -224,22 +223,15 @@ class Row:
     @property
     def result(self) -> str:
         if self.target is None or math.isnan(self.value):
-            return "-"
+            return "–"
         return "PASS" if self.target.met(self.value, self.ratio) else "MISS"
 
 
 BENCH_COLUMNS = ("Cell", "Measure", "Value", "Floor (same run)", "Ratio", "Target", "Result")
 
 
-def figure(value: float, spec: str = "") -> str:
-    """A skipped row's value is NaN: its measure says why."""
-    if math.isnan(value):
-        return "-"
-    return format(value, spec or (",.0f" if abs(value) >= 100 else ".3g"))
-
-
 def bench_table(rows: Sequence[Row], notes: Sequence[str] = ()) -> str:
     cells = [(r.cell, r.measure, figure(r.value), f"{r.floor} {figure(r.floor_value)}",
-              figure(r.ratio, "#.3g"), r.target.text if r.target else "-", r.result)
+              figure(r.ratio, "#.3g"), r.target.text if r.target else "–", r.result)
              for r in rows]  # fmt: skip
     return table(BENCH_COLUMNS, cells) + "".join(f"\n- {note}" for note in notes) + "\n"

@@ -17,9 +17,18 @@ from pathlib import Path
 import falcon.testing
 import pytest
 
-from benchmarks.release_gate import conditions, load, parse_args, percentile
-from benchmarks.traffic import BULK_CSV, BULK_JSON, INVALID, PREDICT_PATH, SINGLE, Traffic
-from benchmarks.verdict import RequestStats, RunStats, Thresholds, judge, load_thresholds
+from benchmarks.launcher import PREDICT_PATH
+from benchmarks.release_gate import conditions, load, parse_args, percentiles
+from benchmarks.traffic import BULK_CSV, BULK_JSON, INVALID, SINGLE, Traffic
+from benchmarks.verdict import (
+    RequestStats,
+    RunStats,
+    Thresholds,
+    change,
+    judge,
+    load_thresholds,
+    release_summary,
+)
 from model_store.store import DEFAULT_ROOT, ModelStore
 from server.app import create_app
 from server.config import Settings
@@ -104,22 +113,22 @@ def test_a_baseline_taken_under_other_conditions_is_not_compared():
     halved = replace(made_up_run().by_type[SINGLE], students_per_s=10.0)
     verdict = judge(made_up_run(single=halved), LIMITS, baseline=other)
     assert verdict.go
-    assert verdict.comparisons == []
+    assert verdict.compared == {}
     assert "users: baseline 4, this run 16" in " ".join(verdict.notes)
 
 
 def test_the_comparison_gives_the_change_in_percent():
     faster = replace(made_up_run().by_type[SINGLE], students_per_s=125.0)
     verdict = judge(made_up_run(single=faster), LIMITS, baseline=made_up_run())
-    row = next(
-        c for c in verdict.comparisons if (c.request_type, c.metric) == (SINGLE, "students/s")
-    )
-    assert (row.baseline, row.current, row.change_percent) == (100.0, 125.0, 25.0)
+    assert verdict.compared[SINGLE] == (100.0, 125.0)
+    assert change(*verdict.compared[SINGLE]) == 25.0
+    summary = release_summary(made_up_run(single=faster), verdict, LIMITS, made_up_run())
+    assert "| single | 1,000 | 0 | 100.0 | 125 | 100 | +25.0 |" in summary
 
 
-def test_percentile_is_the_nearest_rank_of_the_histogram():
-    histogram = {1.0: 90, 7.0: 5, 30.0: 4, 200.0: 1}
-    assert [percentile(histogram, p) for p in (0.5, 0.95, 0.99, 1.0)] == [1.0, 7.0, 30.0, 200.0]
+def test_percentiles_are_the_nearest_ranks_of_the_histogram():
+    assert percentiles({"1": 90, "7": 5, "30": 4, "200": 1}) == [1.0, 7.0, 30.0]
+    assert percentiles({"1": 98, "200": 2}) == [1.0, 1.0, 200.0]
 
 
 def test_committed_thresholds_cover_every_request_type():
@@ -228,7 +237,7 @@ def test_a_short_gate_run_writes_the_report_with_no_failures(tmp_path):
     for name in REPORT_FILES:
         assert (report / name).stat().st_size > 0, name
     run = load(report / "run.json")
-    assert (run.failures, run.load_errors) == (0, 0), (report / "summary.md").read_text()
+    assert (run.total.failures, run.load_errors) == (0, 0), (report / "summary.md").read_text()
     assert all(run.by_type[name].requests > 0 for name in TYPES)
 
 
