@@ -32,9 +32,7 @@ TARGET_OPSET = {"": 18, "ai.onnx.ml": 3}
 # Clip takes its bounds as inputs from opset 11 on, as attributes before.
 CLIP_BOUNDS_AS_INPUTS_OPSET = 11
 UNCLIPPED_OUTPUT = f"{TARGET}_unclipped"
-
-
-INPUT_NAME = "students"
+INPUT_NAME = "students"  # the graph's one input, recorded in the schema
 
 
 def coded_pipeline(pipeline: Pipeline) -> Pipeline:
@@ -63,9 +61,9 @@ def coded_pipeline(pipeline: Pipeline) -> Pipeline:
     )
     score_columns = [names.index(name) for name in score_columns]
     steps.append((SCORES_TRANSFORMER, "passthrough", score_columns))
+    # Fitted on a row of zeros (a code of every categorical, which is all the encoder
+    # with fixed categories needs), then given back the original's fitted scores step.
     preprocess = ColumnTransformer(steps).fit(np.zeros((1, len(names))))
-    # Fitted on a placeholder row: the score transformer is the original's, fitted on
-    # the training split (the column indices are those it was given above).
     index = [t[0] for t in preprocess.transformers_].index(SCORES_TRANSFORMER)
     preprocess.transformers_[index] = (scores_name, scores, score_columns)
     return Pipeline([(PREPROCESS_STEP, preprocess), (REGRESSOR_STEP, pipeline[-1])])

@@ -102,8 +102,14 @@ class ModelContract(msgspec.Struct, frozen=True):
     def from_metadata(cls, metadata: Mapping) -> ModelContract:
         """The contract of a version; IntegrityError if its schema cannot be read."""
         version = metadata.get("version", "(unpublished)")
+        schema = metadata.get("schema")
+        if isinstance(schema, Mapping) and "features" in schema and "input" not in schema:
+            # Exported before the graph took one matrix: one string tensor per feature.
+            raise IntegrityError(
+                f"version {version} takes one input per feature, a layout this server no "
+                "longer feeds; publish the model again (python -m export)"
+            )
         try:
-            schema = metadata["schema"]
             contract = msgspec.convert(
                 {
                     "features": schema["features"],
@@ -114,13 +120,7 @@ class ModelContract(msgspec.Struct, frozen=True):
                 },
                 cls,
             )
-        except KeyError as exc:
-            # Versions exported before the numeric input took one string tensor per feature.
-            raise IntegrityError(
-                f"version {version}: the metadata's schema lacks {exc}; it was exported for "
-                "an older server: publish the model again (python -m export)"
-            ) from None
-        except (TypeError, ValueError, msgspec.ValidationError) as exc:
+        except (KeyError, TypeError, ValueError, msgspec.ValidationError) as exc:
             raise IntegrityError(
                 f"version {version}: the metadata's schema cannot be read ({exc}); "
                 "publish the model again"
