@@ -8,6 +8,7 @@ import onnx
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
+from export.convert import INPUT_NAME
 from export.parity import ParityReport, clipped_predictions
 from model_store.schema import CATEGORICAL, NUMERIC
 from train.columns import CATEGORICAL_FEATURES, SCORE_MAX, SCORE_MIN, TARGET
@@ -18,7 +19,8 @@ PARITY_SAMPLE_ROWS = 20
 
 
 def input_schema(pipeline: Pipeline) -> dict:
-    """Features in ONNX input order; categories are those the fitted encoder knows."""
+    """Features in input column order; categories are those the fitted encoder knows,
+    in its order, which is also their codes' (0, 1, ...) in the graph's input."""
     encoder = pipeline.named_steps[PREPROCESS_STEP].named_transformers_.get(CATEGORIES_TRANSFORMER)
     categories = (
         dict(zip(encoder.feature_names_in_, encoder.categories_, strict=True)) if encoder else {}
@@ -37,8 +39,10 @@ def input_schema(pipeline: Pipeline) -> dict:
             features.append(
                 {"name": name, "kind": NUMERIC, "minimum": SCORE_MIN, "maximum": SCORE_MAX}
             )
+    names = [feature["name"] for feature in features]
     return {
         "features": features,
+        "input": {"name": INPUT_NAME, "dtype": "float32", "columns": names},
         "target": {"name": TARGET, "minimum": SCORE_MIN, "maximum": SCORE_MAX},
     }
 
@@ -68,7 +72,7 @@ def build_metadata(
         "onnx": {
             # What the graph imports, which can be below the ceiling asked of skl2onnx.
             "opset": {o.domain: o.version for o in onnx.load_from_string(onnx_bytes).opset_import},
-            "inputs": [str(name) for name in pipeline.feature_names_in_],
+            "inputs": [INPUT_NAME],
             "output": TARGET,
         },
         "estimator": run["estimator"],

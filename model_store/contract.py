@@ -2,14 +2,18 @@
 
 `metadata["schema"]` (written at export, see export/metadata.py) is read here
 and nowhere else: export's parity run, the store's `verify` and the server all
-feed the ONNX graph through a `ModelContract`. The optional `intervals` and
+feed the ONNX graph through a `ModelContract`. The graph takes one float32
+tensor [n, k] (`schema["input"]`): the features in schema order, a category as
+its index in the feature's `categories`, a score as itself. The optional `intervals` and
 `reference` (what answers with ranges and contributions need) are read here
 too. Needs numpy and msgspec only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Literal
 
 import msgspec
 import numpy as np
@@ -76,12 +80,21 @@ class Reference(msgspec.Struct, frozen=True):
     math_score: float
 
 
+class InputLayout(msgspec.Struct, frozen=True):
+    """The graph's one input: its tensor name and the feature in each column."""
+
+    name: str
+    columns: tuple[str, ...]
+    dtype: Literal["float32"] = "float32"
+
+
 class ModelContract(msgspec.Struct, frozen=True):
-    """The features in ONNX input order, the target with its bounds, and what the
+    """The features in input column order, the target with its bounds, and what the
     version carries for intervals and contributions (None when it does not)."""
 
     features: tuple[Feature, ...]
     target: Target
+    input: InputLayout
     intervals: Intervals | None = None
     reference: Reference | None = None
 
@@ -89,12 +102,19 @@ class ModelContract(msgspec.Struct, frozen=True):
     def from_metadata(cls, metadata: Mapping) -> ModelContract:
         """The contract of a version; IntegrityError if its schema cannot be read."""
         version = metadata.get("version", "(unpublished)")
+        schema = metadata.get("schema")
+        if isinstance(schema, Mapping) and "features" in schema and "input" not in schema:
+            # Exported before the graph took one matrix: one string tensor per feature.
+            raise IntegrityError(
+                f"version {version} takes one input per feature, a layout this server no "
+                "longer feeds; publish the model again (python -m export)"
+            )
         try:
-            schema = metadata["schema"]
             contract = msgspec.convert(
                 {
                     "features": schema["features"],
                     "target": schema["target"],
+                    "input": schema["input"],
                     "intervals": metadata.get("intervals"),
                     "reference": metadata.get("reference"),
                 },
@@ -105,6 +125,11 @@ class ModelContract(msgspec.Struct, frozen=True):
                 f"version {version}: the metadata's schema cannot be read ({exc}); "
                 "publish the model again"
             ) from None
+        if contract.input.columns != contract.feature_names:
+            raise IntegrityError(
+                f"version {version}: the input's columns {list(contract.input.columns)} are "
+                "not the schema's features; publish the model again"
+            )
         if contract.reference is not None:
             missing = [n for n in contract.feature_names if n not in contract.reference.student]
             if missing:
@@ -118,19 +143,49 @@ class ModelContract(msgspec.Struct, frozen=True):
     def feature_names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.features)
 
-    def feeds(self, columns: Mapping[str, Sequence]) -> dict[str, np.ndarray]:
-        """One (n, 1) array per feature: strings as objects, scores as float32."""
-        feeds = {}
+    def codes(self, name: str, values: Iterable[str]) -> np.ndarray:
+        """Valid categories of feature `name` as their codes (KeyError for any other)."""
+        return _codes(self.feature(name), values)
+
+    def category_codes(self, name: str) -> dict[str, int]:
+        """Feature `name`'s categories and their codes."""
+        return dict(_code_table(self.feature(name)))
+
+    def feature(self, name: str) -> Feature:
+        """The feature called `name` (KeyError if the model has none)."""
         for feature in self.features:
+            if feature.name == name:
+                return feature
+        raise KeyError(name)
+
+    def encode(self, columns: Mapping[str, Sequence]) -> np.ndarray:
+        """The graph's input, float32 [n, k]: a categorical column may hold integer
+        codes (as the server's parsers give them) or the categories themselves."""
+        matrix = np.empty((len(columns[self.features[0].name]), len(self.features)), np.float32)
+        for j, feature in enumerate(self.features):
             values = columns[feature.name]
-            if isinstance(feature, CategoricalFeature):
-                # asarray: an object array (the CSV path's) is used as it is, not copied.
-                array = np.asarray(values, dtype=object)
-            else:
-                array = np.asarray(values, dtype=np.float32)
-            feeds[feature.name] = array.reshape(-1, 1)
-        return feeds
+            if isinstance(feature, CategoricalFeature) and not _is_integer_array(values):
+                values = _codes(feature, values)
+            matrix[:, j] = values
+        return matrix
+
+    def feeds(self, columns: Mapping[str, Sequence]) -> dict[str, np.ndarray]:
+        """The graph's feeds: its one input, as `encode` builds it."""
+        return {self.input.name: self.encode(columns)}
 
     def columns(self, records: Sequence[Mapping]) -> dict[str, list]:
         """Records (one mapping per student) as one list per feature."""
         return {name: [r[name] for r in records] for name in self.feature_names}
+
+
+@functools.cache
+def _code_table(feature: CategoricalFeature) -> dict[str, int]:
+    return {category: code for code, category in enumerate(feature.categories)}
+
+
+def _codes(feature: CategoricalFeature, values: Iterable[str]) -> np.ndarray:
+    return np.fromiter(map(_code_table(feature).__getitem__, values), dtype=np.intp)
+
+
+def _is_integer_array(values: object) -> bool:
+    return isinstance(values, np.ndarray) and values.dtype.kind in "iu"

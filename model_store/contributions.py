@@ -16,7 +16,7 @@ from math import factorial
 import numpy as np
 import onnxruntime as ort
 
-from model_store.contract import CategoricalFeature, ModelContract
+from model_store.contract import ModelContract
 
 
 def coalitions(count: int) -> np.ndarray:
@@ -40,7 +40,7 @@ def shapley_contributions(
 ) -> tuple[dict[str, np.ndarray], float]:
     """Each feature's points for each student, and the baseline score.
 
-    `columns` holds the students as `ModelContract.feeds` takes them; `reference`
+    `columns` holds the students as `ModelContract.encode` takes them; `reference`
     maps every feature to the reference student's value. Per student, the points
     of all features sum to score - baseline (to float32 precision).
     """
@@ -55,16 +55,13 @@ def shapley_contributions(
         raise ValueError(f"the reference student has no value for {', '.join(missing)}")
     masks = coalitions(len(names))
     students = len(columns[names[0]])
-    rows = {}
-    for index, feature in enumerate(contract.features):
-        dtype = object if isinstance(feature, CategoricalFeature) else np.float64
-        values = np.asarray(columns[feature.name], dtype=dtype).reshape(-1, 1)
-        rows[feature.name] = np.where(
-            masks[:, index], values, np.asarray(reference[feature.name], dtype=dtype)
-        ).reshape(-1)
+    present = contract.encode(columns)  # students x features
+    absent = contract.encode({name: [reference[name]] for name in names})[0]
+    # Per student, every coalition's row: its own values where present, the reference's else.
+    rows = np.where(masks, present[:, None, :], absent).reshape(-1, len(names))
     if students == 0:
-        rows = {name: [reference[name]] for name in names}
-    (output,) = session.run(None, contract.feeds(rows))
+        rows = absent[None, :]
+    (output,) = session.run(None, {contract.input.name: rows})
     scores = output.reshape(-1).astype(np.float64)
     baseline = float(scores[0])
     if students == 0:

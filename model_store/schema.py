@@ -1,9 +1,11 @@
 """The input contract recorded in each version's metadata, as export writes it.
 
-`metadata["schema"]` lists the model's features in ONNX input order:
+`metadata["schema"]` lists the model's features in the input's column order:
     {"name": "lunch", "kind": "categorical", "categories": ["free/reduced", "standard"]}
     {"name": "reading_score", "kind": "numeric", "minimum": 0, "maximum": 100}
-and the target: {"name": "math_score", "minimum": 0, "maximum": 100}.
+the graph's input: {"name": "students", "dtype": "float32", "columns": [...]}
+(a category as its index in `categories`), and the target:
+{"name": "math_score", "minimum": 0, "maximum": 100}.
 `model_store.contract.ModelContract` is its only reader; the helpers here are
 for scripts and tests that want the features as plain dicts.
 """

@@ -28,7 +28,7 @@ class FastCsvReader:
         self._parser = parser
         self._rules = parser.rules
         self._categories = {
-            name: _Categories(values) for name, values in parser.canonical_categories.items()
+            name: _Categories(codes) for name, codes in parser.category_codes.items()
         }
 
     def read(self, text: str) -> Batch | None:
@@ -75,7 +75,7 @@ class FastCsvReader:
         for rule in self._rules:
             cells = table[_field(layout.positions[rule.name])]
             categories = self._categories.get(rule.name)
-            column = categories.canonical(cells) if categories else _checked_scores(rule, cells)
+            column = categories.codes(cells) if categories else _checked_scores(rule, cells)
             if column is None:
                 return None
             columns[rule.name] = column
@@ -96,10 +96,10 @@ class FastCsvReader:
 
 class _Categories:
     """A categorical feature's values as a sorted fixed-width array, to check a
-    whole column of cells, and turn it into the shared str objects, at once."""
+    whole column of cells, and turn it into the categories' codes, at once."""
 
-    def __init__(self, canonical: dict[str, str]) -> None:
-        values = sorted(canonical)
+    def __init__(self, codes: dict[str, int]) -> None:
+        values = sorted(codes)
         # One character wider than the longest value: loadtxt cuts a longer cell to
         # this width, and the cut cell, still longer than every value, matches none.
         width = max(map(len, values)) + 1
@@ -109,16 +109,15 @@ class _Categories:
         kind = np.bytes_ if all(v.isascii() for v in values) else np.str_
         self.dtype = np.dtype((kind, width))
         self._sorted = np.array(values, dtype=self.dtype)
-        self._objects = np.array([canonical[v] for v in values], dtype=object)
+        self._codes = np.array([codes[v] for v in values], dtype=np.intp)
 
-    def canonical(self, cells: np.ndarray) -> np.ndarray | None:
-        """The cells as an object array of the canonical str objects, or None if
-        any cell is not exactly one of the values."""
-        codes = np.searchsorted(self._sorted, cells)
-        np.minimum(codes, len(self._sorted) - 1, out=codes)
-        if not (self._sorted[codes] == cells).all():
+    def codes(self, cells: np.ndarray) -> np.ndarray | None:
+        """The cells' codes, or None if any cell is not exactly one of the values."""
+        places = np.searchsorted(self._sorted, cells)
+        np.minimum(places, len(self._sorted) - 1, out=places)
+        if not (self._sorted[places] == cells).all():
             return None
-        return self._objects[codes]
+        return self._codes[places]
 
 
 def _field(position: int) -> str:

@@ -57,10 +57,10 @@ class CsvParser:
     def __init__(self, contract: ServingContract, max_rows: int) -> None:
         self.rules = contract.rules
         self.max_rows = max_rows
-        # One shared str object per category: validates a cell by lookup, and
-        # onnxruntime converts repeated objects far faster than distinct equal ones.
-        self.canonical_categories = {
-            r.name: {c: c for c in r.categories} for r in self.rules if r.categories
+        # Each category's code (its index in the contract): validates a cell and
+        # encodes it in one lookup.
+        self.category_codes = {
+            r.name: contract.model.category_codes(r.name) for r in self.rules if r.categories
         }
         self._known_columns = {r.name for r in self.rules} | {ID_FIELD}
         self._fast = FastCsvReader(self)
@@ -173,7 +173,7 @@ class CsvParser:
         return {
             rule.name: _column(
                 rule,
-                self.canonical_categories.get(rule.name),
+                self.category_codes.get(rule.name),
                 cells[layout.positions[rule.name]],
                 errors,
                 rows,
@@ -225,17 +225,19 @@ def _transposed(records: Sequence[Sequence[str]], width: int) -> list[tuple[str,
 
 def _column(
     rule: FeatureRule,
-    canonical: dict[str, str] | None,
+    codes: dict[str, int] | None,
     cells: Sequence[str],
     errors: ErrorCollector,
     rows: Sequence[int],
     decimal_comma: bool,
 ) -> list | np.ndarray:
-    if canonical is None and decimal_comma:
+    """A column's values (codes of a category, numbers of a score), any bad cell
+    added to `errors`."""
+    if codes is None and decimal_comma:
         cells = [_point(cell) for cell in cells]
-    if canonical is not None:
+    if codes is not None:
         try:
-            return list(map(canonical.__getitem__, cells))
+            return np.fromiter(map(codes.__getitem__, cells), np.intp, len(cells))
         except KeyError:
             pass
     else:
@@ -254,6 +256,8 @@ def _column(
         if problem:
             errors.add(row, rule.name, problem)
         values.append(value)
+    if codes is not None:  # a bad cell's code (-1) is never read: `errors` refuses the batch
+        return np.array([codes.get(value, -1) for value in values], dtype=np.intp)
     return values
 
 

@@ -18,6 +18,7 @@ import difflib
 import json
 
 import msgspec
+import numpy as np
 from msgspec.structs import astuple
 
 from model_store.contract import normalise_column_name
@@ -34,6 +35,10 @@ class JsonParser:
         self._decoder = contract.decoder
         self._feature_names = contract.model.feature_names
         self._names = frozenset([*self._feature_names, ID_FIELD])
+        # Each category's code (its index in the contract), for the model's input.
+        self._codes = {
+            r.name: contract.model.category_codes(r.name) for r in self._rules if r.categories
+        }
 
     def parse(self, body: bytes) -> Batch:
         try:
@@ -47,20 +52,25 @@ class JsonParser:
         if not students:
             return Batch(columns={r.name: [] for r in self._rules}, ids=None, single=False, size=0)
         # One tuple per field (the features, then id), transposed in C: much
-        # faster for a cohort than a getter per field. Category values need no
-        # canonicalising: msgspec returns one shared str object per Literal value,
-        # which onnxruntime converts far faster than equal but distinct strings.
+        # faster for a cohort than a getter per field.
         *features, ids = zip(*map(astuple, students), strict=True)
         if ids.count(None) == len(ids):
             ids = None
         elif any(isinstance(i, str) and not i.isascii() and check_id(i) for i in ids):
             return self._parse_checking_every_field(body)  # to name the id that cannot be echoed
         return Batch(
-            columns=dict(zip(self._feature_names, features, strict=True)),
+            columns=self._coded(dict(zip(self._feature_names, features, strict=True))),
             ids=list(ids) if ids is not None else None,
             single=single,
             size=len(students),
         )
+
+    def _coded(self, columns: dict) -> dict:
+        """The validated columns with each category as its code."""
+        for name, codes in self._codes.items():
+            column = columns[name]
+            columns[name] = np.fromiter(map(codes.__getitem__, column), np.intp, len(column))
+        return columns
 
     def _with_spellings_read(self, student: object) -> object:
         """The student with a missing field filled from another spelling of it
@@ -123,7 +133,9 @@ class JsonParser:
         # as a huge integer score): score it from the generic values.
         ids = [s.get(ID_FIELD) for s in students]
         return Batch(
-            columns={rule.name: [s[rule.name] for s in students] for rule in self._rules},
+            columns=self._coded(
+                {rule.name: [s[rule.name] for s in students] for rule in self._rules}
+            ),
             ids=ids if any(i is not None for i in ids) else None,
             single=single,
             size=len(students),

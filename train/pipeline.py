@@ -24,6 +24,7 @@ from train.columns import CATEGORICAL_FEATURES, NUMERIC_FEATURES
 PREPROCESS_STEP = "preprocess"
 REGRESSOR_STEP = "regressor"
 CATEGORIES_TRANSFORMER = "categories"
+SCORES_TRANSFORMER = "scores"
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,11 @@ def build_pipeline(
     `categorical` is the categorical fields the model sees (all of them unless some are
     excluded); the scores are always used.
     """
-    scores = ("scores", StandardScaler() if scale_scores else "passthrough", list(NUMERIC_FEATURES))
+    scores = (
+        SCORES_TRANSFORMER,
+        StandardScaler() if scale_scores else "passthrough",
+        list(NUMERIC_FEATURES),
+    )
     encoder = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
     # With every categorical field excluded there is nothing to encode.
     steps = [(CATEGORIES_TRANSFORMER, encoder, list(categorical))] if categorical else []

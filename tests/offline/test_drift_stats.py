@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from scipy import stats
 
@@ -47,13 +48,15 @@ def metadata() -> dict:
 
 def cohort_report(counter: CohortCounter, rows: int, seed: int) -> list[str]:
     cohort = generate(rows=rows, seed=seed)
-    # As the parsers hand columns over: categories as the schema's str objects, scores as floats.
-    canonical = {
-        f.name: {c: c for c in f.categories} for f in counter.reference.fields if f.categories
+    # As the parsers hand columns over: categories as their codes, scores as floats.
+    codes = {
+        f.name: {c: i for i, c in enumerate(f.categories)}
+        for f in counter.reference.fields
+        if f.categories
     }
     columns = {
-        name: [canonical[name][v] for v in cohort[name]]
-        if name in canonical
+        name: cohort[name].map(codes[name]).to_numpy(np.intp)
+        if name in codes
         else cohort[name].astype(float).tolist()
         for name in cohort.columns
     }

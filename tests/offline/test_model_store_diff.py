@@ -20,7 +20,6 @@ from model_store.__main__ import main
 from model_store.diff import compare
 from model_store.store import ModelStore
 from tests.support.models import REPO
-from train.columns import CATEGORICAL_FEATURES, FEATURES
 from train.synthetic import generate
 
 
@@ -50,14 +49,18 @@ def cohort_file(tmp_path_factory) -> Path:
 def direct_scores(store: ModelStore, version: str, path: Path) -> np.ndarray:
     """onnxruntime on the CSV's columns, without the code under test."""
     students = generate(rows=80, seed=9)
-    session = ort.InferenceSession(store.load(version).onnx_bytes)
-    feeds = {
-        name: students[[name]].to_numpy(
-            dtype=object if name in CATEGORICAL_FEATURES else np.float32
-        )
-        for name in FEATURES
-    }
-    return session.run(None, feeds)[0].ravel()
+    stored = store.load(version)
+    session = ort.InferenceSession(stored.onnx_bytes)
+    # The layout docs/model-store.md gives: a category as its index in the schema's list.
+    schema = stored.metadata["schema"]
+    columns = [
+        students[f["name"]].map(f["categories"].index)
+        if f["kind"] == "categorical"
+        else students[f["name"]]
+        for f in schema["features"]
+    ]
+    matrix = np.column_stack(columns).astype(np.float32)
+    return session.run(None, {schema["input"]["name"]: matrix})[0].ravel()
 
 
 def run(store: ModelStore, *arguments: str) -> int:

@@ -48,10 +48,12 @@ def parity(converted, sample, name):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_candidate_converts_to_a_valid_onnx_graph_of_raw_records(converted, name):
+def test_candidate_converts_to_a_valid_onnx_graph_of_one_coded_matrix(converted, name):
     model = onnx.load_from_string(converted[name][1])
     onnx.checker.check_model(model)
-    assert [i.name for i in model.graph.input] == list(FEATURES)
+    (students,) = model.graph.input
+    assert students.name == input_schema(converted[name][0])["input"]["name"]
+    assert [d.dim_value for d in students.type.tensor_type.shape.dim][1:] == [len(FEATURES)]
     assert [o.name for o in model.graph.output] == [TARGET]
 
 
