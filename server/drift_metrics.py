@@ -24,12 +24,13 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
-from prometheus_client import CollectorRegistry, Counter, Gauge, multiprocess
+from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.core import GaugeMetricFamily
 
 from server.drift import DRIFT, drift_report
 from server.drift_count import CohortCounter
 from server.drift_reference import DriftReference
+from server.metrics import workers_registry
 from server.model import ServedModel
 
 FLUSH_SECONDS = 1.0
@@ -57,7 +58,7 @@ class DriftCounts:
         self._counter = CohortCounter(reference)
         self._clock = clock
         self._flush_seconds = flush_seconds
-        self._multiprocess = multiprocess_dir is not None
+        self._multiprocess_dir = multiprocess_dir
         # Outside multiprocess mode (in-process tests) the samples live in this registry.
         self._registry = CollectorRegistry(auto_describe=True)
         since_start = Counter(
@@ -85,7 +86,7 @@ class DriftCounts:
         # multiprocess mode the counts themselves.
         self.exposition = CollectorRegistry(auto_describe=True)
         self.exposition.register(_DistanceCollector(self))
-        if not self._multiprocess:
+        if self._multiprocess_dir is None:
             self.exposition.register(since_start)
             self.exposition.register(recent)
 
@@ -130,11 +131,8 @@ class DriftCounts:
     def totals(self) -> tuple[np.ndarray, np.ndarray]:
         """All workers' counts (since the start, recent), this worker's flushed first."""
         self.flush()
-        if self._multiprocess:
-            registry = CollectorRegistry()
-            multiprocess.MultiProcessCollector(registry)
-        else:
-            registry = self._registry
+        folder = self._multiprocess_dir
+        registry = self._registry if folder is None else workers_registry(folder)
         since_start = np.zeros(len(self._cells), dtype=np.int64)
         recent = np.zeros(len(self._cells), dtype=np.int64)
         wanted = {f"{SINCE_START_NAME}_total": since_start, RECENT_NAME: recent}

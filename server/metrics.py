@@ -8,6 +8,8 @@ worker's files. Without it (in-process tests) the default registry is used.
 
 from __future__ import annotations
 
+import glob
+import os
 from collections.abc import Sequence
 from functools import cache
 
@@ -56,20 +58,43 @@ def request_series(endpoint: str, method: str, status: int) -> tuple:
     return REQUESTS.labels(endpoint, method, status), LATENCY.labels(endpoint)
 
 
+def workers_registry(folder: str) -> CollectorRegistry:
+    """A registry of every worker's samples, read from their files in `folder` now."""
+    registry = CollectorRegistry()
+    WorkerFiles(registry, folder)
+    return registry
+
+
+class WorkerFiles(multiprocess.MultiProcessCollector):
+    """The workers' samples, leaving out any file still at 0 bytes: a worker creates its
+    file before sizing it, and one read in between (or left so by a worker killed
+    then) fails the whole scrape with a struct.error (prometheus/client_python#1199)."""
+
+    def __init__(self, registry: CollectorRegistry, folder: str) -> None:
+        super().__init__(registry, folder)
+        self._folder = folder
+
+    def collect(self):
+        return self.merge([f for f in glob.glob(os.path.join(self._folder, "*.db")) if _sized(f)])
+
+
+def _sized(path: str) -> bool:
+    try:
+        return os.path.getsize(path) > 0
+    except FileNotFoundError:  # a dead worker's live gauges, retired meanwhile
+        return False
+
+
 class Metrics:
     """GET /metrics in Prometheus text format."""
 
     def __init__(
         self, multiprocess_dir: str | None, extra: Sequence[CollectorRegistry] = ()
     ) -> None:
-        self._multiprocess = multiprocess_dir is not None
+        self._folder = multiprocess_dir
         self._extra = extra  # metrics computed at scrape (the drift distances)
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        if self._multiprocess:
-            registry = CollectorRegistry()
-            multiprocess.MultiProcessCollector(registry)
-        else:
-            registry = REGISTRY
+        registry = REGISTRY if self._folder is None else workers_registry(self._folder)
         resp.content_type = CONTENT_TYPE_LATEST
         resp.data = generate_latest(registry) + b"".join(map(generate_latest, self._extra))

@@ -68,3 +68,15 @@ def test_metrics_are_prometheus_text_with_help_lines(store, start_server):
     text = body.decode()
     assert re.search(r"^# HELP studypredict_students_scored_total ", text, re.M)
     assert re.search(r"^# TYPE studypredict_request_duration_seconds histogram", text, re.M)
+
+
+def test_a_worker_file_not_yet_sized_does_not_fail_the_scrape(store, start_server, tmp_path):
+    # A worker creates its file at 0 bytes, then sizes it; one killed in between leaves
+    # it so for good. The scrape must still add up the other workers' samples.
+    folder = tmp_path / "metrics"
+    folder.mkdir()
+    server = start_server(store.root, PROMETHEUS_MULTIPROC_DIR=str(folder))
+    assert predict(server, STUDENT)[0] == 200
+    (folder / "counter_4194999.db").touch()
+    post = 'studypredict_requests_total{endpoint="/predictdata",method="POST",status="200"}'
+    assert scrape(server)[post] == 1
