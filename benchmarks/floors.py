@@ -1,10 +1,8 @@
-"""The server benchmark's floors, served under the real Gunicorn config (a positional
-app overrides the config's `wsgi_app`: `gunicorn ... 'benchmarks.floors:http_floor()'`).
-
-`http_floor()` reads the body and answers a constant: HTTP, Gunicorn and Falcon only.
-`model_floor()` also runs the served model on as many students as the body holds
-(counted, not parsed), with inputs built once as the server hands them to the model:
-what any server on this model spends at least, so the rest of the gap is ours.
+"""The server benchmark's floors under the real Gunicorn config (a positional app
+overrides the config's `wsgi_app`: `gunicorn ... 'benchmarks.floors:app()'`). Both read
+the body and answer a constant; `app(with_model=True)` first runs the served model on as
+many students as the body holds, inputs built once: what any server on this model spends
+at least, so the rest of the gap is ours.
 """
 
 from __future__ import annotations
@@ -48,15 +46,7 @@ class Floor:
         resp.data = b'{"model_version":"floor","math_score":0.0}'
 
 
-def _serving(with_model: bool) -> falcon.App:
-    app = falcon.App()
-    app.add_route("/predictdata", Floor(with_model))
-    return app
-
-
-def http_floor() -> falcon.App:
-    return _serving(with_model=False)
-
-
-def model_floor() -> falcon.App:
-    return _serving(with_model=True)
+def app(with_model: bool = False) -> falcon.App:
+    floors = falcon.App()
+    floors.add_route("/predictdata", Floor(with_model))
+    return floors

@@ -1,9 +1,6 @@
 """In-process: the scikit-learn pipeline, run as the system this replaces ran it (a pandas
 DataFrame per call), against onnxruntime on the same ridge model exported to ONNX, both
 from the same parsed request; no HTTP, one process.
-
-    python -m benchmarks.inprocess_bench [--batch-sizes 1,10,100] [--min-time 1.0]
-
 Writes table.md, results.json and speedup.png (log-log) to benchmarks/reports/inprocess-*/.
 """
 
@@ -48,8 +45,7 @@ def time_call(call: Callable[[], object], min_time: float) -> float:
 
 
 def run(batch_sizes: Sequence[int], min_time: float) -> list[dict]:
-    """Per batch size: each engine's milliseconds per call, and how far their predictions
-    differ (in math points)."""
+    """Per batch size, each engine's ms per call and their predictions' largest difference."""
     training = generate(TRAIN_ROWS, TRAIN_SEED)
     pipeline = build_pipeline(Ridge()).fit(training[list(FEATURES)], training[TARGET])
     session = open_session(to_onnx_bytes(pipeline), intra_op_threads=DEFAULT_ORT_THREADS)
@@ -61,10 +57,8 @@ def run(batch_sizes: Sequence[int], min_time: float) -> list[dict]:
         with_sklearn = partial(lambda c: pipeline.predict(pd.DataFrame(c)), columns)
         with_onnx = partial(lambda c: predict(session, build_feeds(metadata, c)), columns)
         diff = float(np.max(np.abs(with_sklearn() - with_onnx())))
-        sklearn_ms, onnx_ms = (time_call(f, min_time) for f in (with_sklearn, with_onnx))
-        rows.append(
-            dict(batch_size=size, sklearn_ms=sklearn_ms, onnx_ms=onnx_ms, max_abs_diff=diff)
-        )
+        slow, fast = (time_call(f, min_time) for f in (with_sklearn, with_onnx))
+        rows.append(dict(batch_size=size, sklearn_ms=slow, onnx_ms=fast, max_abs_diff=diff))
     return rows
 
 

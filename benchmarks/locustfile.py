@@ -9,7 +9,6 @@ a transport error, a wrong status or an answer that is not the students' (answer
 from __future__ import annotations
 
 import json
-import logging
 import random
 from pathlib import Path
 
@@ -22,7 +21,6 @@ from benchmarks.answers import problem
 from benchmarks.launcher import PREDICT_PATH
 from benchmarks.students import DEFAULT_COHORT_SIZE, fetch_model_info
 
-logger = logging.getLogger(__name__)
 _traffic: students.Traffic | None = None  # one per process, built at test start from GET /model
 
 
@@ -33,8 +31,7 @@ def _add_arguments(parser) -> None:
 
 
 def numbers(environment, exit_code: int) -> dict:
-    """Locust's own figures per request name, what the gate judges; the rates share one
-    window (the run's), so they add up."""
+    """Locust's own figures per request name; the rates share the run's window, so they add up."""
     cohort, by_type = environment.parsed_options.cohort_size, {}
     scored = {students.SINGLE: 1, students.BULK_JSON: cohort, students.BULK_CSV: cohort}
     for entry in environment.stats.entries.values():
@@ -52,8 +49,7 @@ def numbers(environment, exit_code: int) -> dict:
 
 @events.init.add_listener
 def _write_numbers_at_exit(environment, runner, **_) -> None:
-    """With --csv PREFIX, `numbers` in PREFIX_numbers.json, written by the master (a worker's
-    are partial) after the last worker stopped."""
+    """`numbers` beside the CSV files, by the master (a worker's are partial) at the very end."""
     prefix = environment.parsed_options.csv_prefix
     if prefix and not isinstance(runner, WorkerRunner):
         write = Path(f"{prefix}_numbers.json").write_text
@@ -68,11 +64,10 @@ def _read_schema(environment, **_) -> None:
     global _traffic
     cohort_size = environment.parsed_options.cohort_size
     _traffic = students.Traffic(fetch_model_info(environment.host), cohort_size, random.Random())
-    logger.info("model %s: cohorts of %d", _traffic.version, cohort_size)
 
 
 class _PredictionUser(FastHttpUser):
-    """Sends `kind` requests (a Traffic method's name, also the Locust name) back to back."""
+    """Sends `kind` requests (a request name, also the Locust name) back to back."""
 
     abstract = True
     wait_time = constant(0)
@@ -85,7 +80,7 @@ class _PredictionUser(FastHttpUser):
 
     @task
     def send(self) -> None:
-        exchange: students.Exchange = getattr(self.traffic, self.kind)(self.rng)
+        exchange = self.traffic.make(self.kind, self.rng)
         headers = {"Content-Type": exchange.content_type}
         body, name = exchange.body, exchange.name
         with self.client.post(

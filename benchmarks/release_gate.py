@@ -6,9 +6,8 @@
     python -m benchmarks.release_gate -- --processes 2     # anything after -- goes to Locust
 
 Writes benchmarks/reports/release-<timestamp>-*/: Locust's report.html and CSV files,
-summary.md (the verdict and a table) and run.json. Exit status: 0 go, 1 no-go, 2 the
-gate could not run (the server did not start, Locust did not report). See
-docs/release-gate.md.
+summary.md (the verdict and a table) and run.json. Exit status: 0 go, 1 no-go, 2 the gate
+could not run. See docs/release-gate.md.
 """
 
 from __future__ import annotations
@@ -87,23 +86,19 @@ def load(path: Path) -> dict:
 
 
 def run_locust(args, url: str, folder: Path) -> int:
-    """Locust's exit code; it never outlives this call (killed on a timeout or an
-    interrupt). `args.locust_args` go last, so they can add or override."""
+    """Locust's exit code; Locust never outlives this call. `args.locust_args` can override."""
     # --reset-stats: statistics restart once every user runs, so ramp-up is not measured;
     # every user at once (--spawn-rate): the run is about the steady state.
     options = (
-        f"--headless --only-summary --reset-stats --users {args.users} --spawn-rate {args.users} "
-        f"--run-time {args.run_time}s --stop-timeout {STOP_TIMEOUT_S} "
+        f"--headless --only-summary --reset-stats --stop-timeout {STOP_TIMEOUT_S} "
+        f"--users {args.users} --spawn-rate {args.users} --run-time {args.run_time}s "
         f"--cohort-size {args.cohort_size}"
     )
     command = [sys.executable, "-m", "locust", "-f", HERE / "locustfile.py", "--host", url]
     command += [*options.split(), "--csv", folder / "locust", "--html", folder / HTML_REPORT]
+    command, limit = command + args.locust_args, args.run_time + LOCUST_GRACE_S
     with (folder / LOG).open("wb") as log:
-        hung_after = args.run_time + LOCUST_GRACE_S
-        command += args.locust_args
-        return subprocess.run(
-            command, cwd=REPO, stdout=log, stderr=log, timeout=hung_after
-        ).returncode
+        return subprocess.run(command, cwd=REPO, stdout=log, stderr=log, timeout=limit).returncode
 
 
 def git(*words: str) -> str:
@@ -140,13 +135,10 @@ def measure(args, folder: Path) -> dict:
     return {"format": FORMAT_VERSION, "conditions": conditions(args), **numbers, "info": info}
 
 
-def _stop_on_sigterm(signum, frame) -> None:
-    raise KeyboardInterrupt  # unwinds through every `finally`: nothing is left running
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    # SIGTERM raises KeyboardInterrupt, which unwinds every `finally`: nothing is left running.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         thresholds = load_thresholds(args.thresholds)
         use_baseline = not args.no_baseline and args.baseline.exists()
@@ -168,9 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         shutil.copyfile(folder / "run.json", args.baseline)
         print(f"baseline recorded: {args.baseline} (commit it with the release)")
     elif args.record_baseline:
-        print(
-            f"baseline NOT recorded: a no-go run cannot be the baseline ({args.baseline} unchanged)"
-        )
+        print(f"baseline NOT recorded: a no-go cannot be the baseline ({args.baseline} unchanged)")
     return EXIT_GO if verdict.go else EXIT_NO_GO
 
 

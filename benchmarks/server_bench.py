@@ -1,11 +1,9 @@
 """The server's speed in one command: `python -m benchmarks.server_bench` (make bench).
 
-wrk (-t2 -c8; -c64 for the many-connections cells, -c2 for the big CSV) against the
-Procfile's web command under the real Gunicorn config. Each figure stands beside a
-floor measured in the same run: the HTTP floor (a constant answer after reading the
-body), the HTTP + onnxruntime floor (that plus the model's run), the default answer
-(for the options) and, as deployed, nginx with our files in front of the HTTP floor.
-Rounds of all cells interleave; each cell's best round is kept (noise on a shared
+wrk against the Procfile's web command under the real Gunicorn config, each figure beside
+a floor measured in the same run (docs/performance.md): the HTTP floor, the HTTP +
+onnxruntime floor, the default answer (for the options) and nginx in front of the HTTP
+floor. Rounds of all cells interleave; each cell's best round is kept (noise on a shared
 machine only slows a round down). Targets: thresholds.toml. The table goes to stdout,
 table.md and report.json (every round's raw wrk output) to benchmarks/reports/.
 """
@@ -28,17 +26,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks.answers import MEDIA_CSV, MEDIA_JSON
-from benchmarks.launcher import PREDICT_PATH, SERVE_VENV, Server, http, running
-from benchmarks.nginx import NGINX, launch_nginx
+from benchmarks.launcher import NGINX, PREDICT_PATH, SERVE_VENV, Server, http, launch_nginx, running
 from benchmarks.students import EXAMPLE, csv_body, draw, json_body
-from benchmarks.verdict import Row, Target, arguments, bench_table, load_thresholds, report_dir
+from benchmarks.verdict import Row, arguments, bench_table, load_thresholds, report_dir
 from benchmarks.verdict import table as markdown
 from model_store.schema import features
 from model_store.store import ModelStore
 from server.config import load_settings
 
 POST_LUA = Path(__file__).resolve().parent / "post.lua"
-APPS = {"floor": "benchmarks.floors:http_floor()", "model-floor": "benchmarks.floors:model_floor()"}
+APPS = {"floor": "benchmarks.floors:app()", "model-floor": "benchmarks.floors:app(with_model=True)"}
 BEHIND_NGINX = {"nginx-floor": "floor", "nginx-server": "server"}
 BULK_STUDENTS, CSV_STUDENTS, RSS_PREDICTIONS, MANY_CONNECTIONS = 1_000, 100_000, 1_000_000, 64
 INTERVAL, EXPLAIN = "?interval=90", "?explain=true"
@@ -69,13 +66,8 @@ class WrkRun:
     output: str  # wrk's whole stdout
 
 
-# What a row can measure of a wrk cell's best run of a body.
-MEASURES = {
-    "req/s": lambda run, body: run.rps,
-    "students/s": lambda run, body: run.rps * body.students,
-    "CPU-µs/req": lambda run, body: run.cpu_us,
-    "p99 ms": lambda run, body: run.p99_ms,
-}
+# What a row measures: the attribute of a wrk cell's best run (students/s: req/s × students).
+MEASURES = {"req/s": "rps", "students/s": "rps", "CPU-µs/req": "cpu_us", "p99 ms": "p99_ms"}
 
 
 def make_bodies(metadata: dict, folder: Path, csv_students: int) -> dict[str, Body]:
@@ -84,14 +76,11 @@ def make_bodies(metadata: dict, folder: Path, csv_students: int) -> dict[str, Bo
     pool = [draw(rng, fields) for _ in range(4_096)]
     single, cohort = json.dumps(EXAMPLE).encode(), json_body(pool[:BULK_STUDENTS])
     table = csv_body(rng.choices(pool, k=csv_students))
-    many, bulk = (
-        f"1 student JSON, {MANY_CONNECTIONS} connections",
-        f"{BULK_STUDENTS:,} students JSON",
-    )
+    many = f"1 student JSON, {MANY_CONNECTIONS} connections"
     specs = {
         "single": ("1 student JSON", MEDIA_JSON, single, 1, 8),
         "many": (many, MEDIA_JSON, single, 1, MANY_CONNECTIONS),
-        "bulk": (bulk, MEDIA_JSON, cohort, BULK_STUDENTS, 8),
+        "bulk": (f"{BULK_STUDENTS:,} students JSON", MEDIA_JSON, cohort, BULK_STUDENTS, 8),
         # A 100,000-student request takes most of a second: two in flight keep both busy.
         "csv": (f"{csv_students:,} students CSV", MEDIA_CSV, table, csv_students, 2),
     }
@@ -103,8 +92,7 @@ def make_bodies(metadata: dict, folder: Path, csv_students: int) -> dict[str, Bo
 
 
 def plan(nginx: bool) -> list[tuple[str, str, str]]:
-    """(server, body, query) of every wrk cell; cells compared with each other run back
-    to back, as they share the machine's state."""
+    """(server, body, query) of every wrk cell; cells compared with each other run back to back."""
     cells = []
     for body in ("single", "many", "bulk", "csv"):
         cells += [(name, body, "") for name in ("floor", "model-floor", "server")]
@@ -115,8 +103,7 @@ def plan(nginx: bool) -> list[tuple[str, str, str]]:
 
 
 def run_wrk(servers: list[Server], url: str, body: Body, seconds: float, warmup=False) -> WrkRun:
-    """POST `body` to `url` for `seconds` with wrk; every answer must be a 2xx. The CPU
-    counted is that of `servers`' workers."""
+    """POST `body` to `url` for `seconds`, every answer a 2xx; the CPU is `servers`' workers'."""
     threads, connections = f"-t{min(2, body.connections)}", f"-c{body.connections}"
     command = ["wrk", threads, connections, f"-d{seconds:g}s", "--timeout=60s", "--latency"]
     command += ["-s", POST_LUA, url, "--", body.path, body.content_type]
@@ -151,16 +138,13 @@ def cold_starts_and_memory(args, bodies: dict[str, Body], logs: Path) -> dict:
         after_json = server.memory()
         statuses |= {http(url, csv.data, csv.content_type)[0] for _ in range(RSS_CSV_POSTS)}
         if statuses != {200} or server.worker_pids() != pids:
-            workers = f"workers {pids} → {server.worker_pids()}"
-            raise RuntimeError(
-                f"memory run: answers {statuses}, {workers}:\n{server.log()[-3000:]}"
-            )
+            workers, log = f"workers {pids} → {server.worker_pids()}", server.log()[-3000:]
+            raise RuntimeError(f"memory run: answers {statuses}, {workers}:\n{log}")
         return cold | {"after_json": after_json, "after_csv": server.memory()}
 
 
 def load_cells(args, bodies: dict[str, Body], logs: Path) -> tuple[dict, dict]:
-    """Every wrk cell's rounds, interleaved across cells with all servers up side by side;
-    and the HTTP floor's workers' memory."""
+    """Every wrk cell's rounds, interleaved, all servers up side by side; the floor's memory."""
     with ExitStack() as stack:
         servers = {}
         for name in ("floor", "model-floor", "server"):
@@ -191,22 +175,19 @@ def build_rows(bodies: dict[str, Body], best: dict[str, WrkRun], targets: dict) 
     answer; as deployed against nginx + the HTTP floor. A cell that did not run has no row."""
     limit, slower = targets["single_p99_ms"], targets["interval_max_slowdown"]
     times = targets["explain_max_times"]
-    fast = Target(f"≤ {limit:g} ms", lambda v, r: v <= limit)
-    interval = Target(f"≤ {slower:.0%} slower", lambda v, r: r <= 1 + slower)
-    explain = Target(f"≤ {times:g}× its time", lambda v, r: r <= times)
+    fast = (f"≤ {limit:g} ms", lambda v, r: v <= limit)
+    interval = (f"≤ {slower:.0%} slower", lambda v, r: r <= 1 + slower)
+    explain = (f"≤ {times:g}× its time", lambda v, r: r <= times)
     json_students = best["server/bulk"].rps * bodies["bulk"].students
-    deployed, default, direct = (
-        "As deployed: nginx → server",
-        "default answer",
-        "HTTP floor (direct)",
-    )
+    deployed, direct = "As deployed: nginx → server", "HTTP floor (direct)"
+    default = "default answer"
     rows = []
     for name, body in bodies.items():
         least = targets.get(f"{name}_share_of_floor", 0)
-        share = Target(f"≥ {least:.0%} of floor", lambda v, r, least=least: r >= least)
+        share = (f"≥ {least:.0%} of floor", lambda v, r, least=least: r >= least)
         if name == "csv":
-            share = Target(f"≥ JSON bulk {json_students:,.0f}", lambda v, r: v >= json_students)
-        restated = Target(f"≥ {least:.0%} of it (restated)", share.met) if least else None
+            share = (f"≥ JSON bulk {json_students:,.0f}", lambda v, r: v >= json_students)
+        restated = (f"≥ {least:.0%} of it (restated)", share[1]) if least else None
         # (cell, measure, server, query, floor, the floor's server, target)
         specs = [
             ("HTTP floor", "req/s", "floor", "", "itself", "floor", None),
@@ -223,9 +204,10 @@ def build_rows(bodies: dict[str, Body], best: dict[str, WrkRun], targets: dict) 
         ]
         for cell, measure, server, query, floor, floor_server, target in specs:
             if run := best.get(f"{server}/{name}{query}"):
-                of, under = MEASURES[measure], best[f"{floor_server}/{name}"]
-                label = f"{cell}, {body.label}"
-                rows.append(Row(label, measure, of(run, body), floor, of(under, body), target))
+                per = body.students if measure == "students/s" else 1
+                pair = (run, best[f"{floor_server}/{name}"])
+                value, under = (getattr(r, MEASURES[measure]) * per for r in pair)
+                rows.append(Row(f"{cell}, {body.label}", measure, value, floor, under, target))
     if "nginx-server/single" not in best:  # plan() leaves nginx out only when it is missing
         skipped = "skipped: nginx not installed"
         rows.append(Row(deployed, skipped, math.nan, "nginx + HTTP floor", math.nan))
@@ -233,24 +215,22 @@ def build_rows(bodies: dict[str, Body], best: dict[str, WrkRun], targets: dict) 
 
 
 def memory_rows(args, cold: dict, floor_memory: dict, targets: dict) -> list[Row]:
-    worst = [
-        max(m["rss"] for m in memory.values()) / MB
-        for memory in (cold["after_json"], cold["after_csv"], floor_memory)
-    ]
+    memories = (cold["after_json"], cold["after_csv"], floor_memory)
+    json_mb, csv_mb, floor_mb = (max(m["rss"] for m in memory.values()) / MB for memory in memories)
     rss_mb, cold_s = targets["worker_rss_mb"], targets["cold_start_s"]
     after = f"Worker memory after {args.rss_predictions:,} JSON predictions"
     then = f"… then {RSS_CSV_POSTS * args.csv_rows:,} CSV students more"
     launch = "Cold start: Procfile command → first 200 on /predictdata"
-    small = Target(f"≤ {rss_mb:g} MB", lambda v, r: v <= rss_mb)
-    quick = Target(f"≤ {cold_s:g} s", lambda v, r: v <= cold_s)
+    small = (f"≤ {rss_mb:g} MB", lambda v, r: v <= rss_mb)
+    quick = (f"≤ {cold_s:g} s", lambda v, r: v <= cold_s)
     return [
-        Row(after, "RSS MB", worst[0], "floor app worker", worst[2], small),
-        Row(then, "RSS MB", worst[1], "floor app worker", worst[2]),
+        Row(after, "RSS MB", json_mb, "floor app worker", floor_mb, small),
+        Row(then, "RSS MB", csv_mb, "floor app worker", floor_mb),
         Row(launch, "s", min(cold["server"]), "floor app", min(cold["floor"]), quick),
     ]
 
 
-def parse_args(argv: list[str] | None):
+def main(argv: list[str] | None = None) -> int:
     parser = arguments("benchmarks.server_bench", __doc__)
     add = parser.add_argument
     add("--duration", type=float, default=10.0, help="seconds per wrk round")
@@ -261,11 +241,6 @@ def parse_args(argv: list[str] | None):
     args = parser.parse_args(argv)
     if args.rounds < 1 or args.duration <= 0 or shutil.which("wrk") is None:
         parser.error("--rounds must be at least 1, --duration positive, wrk installed (apt)")
-    return args
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="[bench %(asctime)s] %(message)s")
     started, load_before = datetime.now(UTC), os.getloadavg()
     metadata = ModelStore(load_settings().store_dir).load().metadata
@@ -276,15 +251,10 @@ def main(argv: list[str] | None = None) -> int:
     best = {cell: max(rounds, key=lambda r: r.rps) for cell, rounds in runs.items()}
     targets = load_thresholds()["server_bench"]
     rows = build_rows(bodies, best, targets) + memory_rows(args, cold, floor_memory, targets)
-    load_after = os.getloadavg()
     notes = [
         f"wrk -t2 -c8 (-c{MANY_CONNECTIONS} where it says so, -c2 for CSV), best of {args.rounds} "
-        "interleaved rounds per cell (highest req/s, with that round's latencies); cold start: "
-        "best of as many launches.",
-        f"Load average {load_before[0]:.2f} before, {load_after[0]:.2f} after. The workers' "
-        "CPU-µs per request is what other load on the machine moves least; through nginx it "
-        "counts nginx's workers too.",
-        "Latency at -c8 on 2 sync workers is mostly queueing: p50 ≈ 8 / (req/s).",
+        "interleaved rounds per cell (highest req/s); cold start: best of as many launches.",
+        f"Load average {load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after.",
     ]
     # Each cell's best round in full: what the ratios were computed from.
     header = ("wrk cell", "req/s", "p50 ms", "p99 ms", "server CPU-µs/req")
@@ -299,15 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "started": started.isoformat(),
         "arguments": vars(args),
-        "rows": [
-            {
-                **asdict(r),
-                "target": r.target and r.target.text,
-                "ratio": r.ratio,
-                "result": r.result,
-            }
-            for r in rows
-        ],
+        "rows": [asdict(row) for row in rows],
         "cold_start": cold,
         "floor_memory": floor_memory,
         "wrk_rounds": {c: [asdict(r) for r in rounds] for c, rounds in runs.items()},

@@ -82,9 +82,8 @@ class Exchange:
 
 
 class Traffic:
-    """The gate's requests for one model (GET /model's answer): a method per request name.
-    Students are drawn and serialised once, so a 500-student body costs the load generator
-    a join, not 500 encodings (it shares the machine's cores with the server)."""
+    """The gate's requests for one model (GET /model's answer), by request name. Students are
+    serialised once: a 500-student body costs the load generator a join, not 500 encodings."""
 
     def __init__(self, model_info: dict, cohort_size: int, rng: random.Random) -> None:
         self.version = model_info["version"]
@@ -96,22 +95,15 @@ class Traffic:
         self._csv = [csv_line(s.values()) for s in self.students]
         self._csv_header = csv_line([ID_FIELD, *self.students[0]])
 
-    def single(self, rng: random.Random) -> Exchange:
-        return self._cohort(rng, SINGLE, 1)
-
-    def bulk_json(self, rng: random.Random) -> Exchange:
-        return self._cohort(rng, BULK_JSON, self.cohort_size)
-
-    def bulk_csv(self, rng: random.Random) -> Exchange:
-        return self._cohort(rng, BULK_CSV, self.cohort_size, as_csv=True)
-
-    def _cohort(self, rng: random.Random, name: str, count: int, as_csv=False) -> Exchange:
+    def make(self, name: str, rng: random.Random) -> Exchange:
+        """A fresh request of that name, its students with fresh ids to come back in order."""
+        if name == INVALID:
+            return self._invalid(rng)
+        count, as_csv = 1 if name == SINGLE else self.cohort_size, name == BULK_CSV
         prefix = f"{rng.getrandbits(40):010x}-"
-        ids = [f"{prefix}{i}" for i in range(count)]  # fresh ids, to come back in order
-        versions = {self.version: None}
-        expected = Expected(
-            self.target, versions, count, cohort=name != SINGLE, csv=as_csv, ids=ids
-        )
+        ids = [f"{prefix}{i}" for i in range(count)]
+        cohort, versions = name != SINGLE, {self.version: None}
+        expected = Expected(self.target, versions, count, cohort=cohort, csv=as_csv, ids=ids)
         if as_csv:
             drawn = rng.choices(self._csv, k=count)
             lines = [f"{i},{line}" for i, line in zip(ids, drawn, strict=True)]
@@ -122,7 +114,7 @@ class Traffic:
         body = records[0] if count == 1 else "[" + ",".join(records) + "]"
         return Exchange(name, body.encode(), MEDIA_JSON, expected)
 
-    def invalid(self, rng: random.Random) -> Exchange:
+    def _invalid(self, rng: random.Random) -> Exchange:
         """A request the server must refuse with its 4xx, naming the bad row and field."""
         numeric = [f for f in self.features if f["kind"] != CATEGORICAL]
         categorical = [f["name"] for f in self.features if f["kind"] == CATEGORICAL]

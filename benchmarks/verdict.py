@@ -10,7 +10,7 @@ import math
 import tempfile
 import tomllib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -42,8 +42,7 @@ def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 
 
 def figure(value: float | None, spec: str = "") -> str:
-    """By default whole numbers from 100 up, else 3 significant digits; "–" for none (a
-    skipped row's NaN: its measure says why)."""
+    """Whole numbers from 100 up, else 3 significant digits (or `spec`); "–" for none or NaN."""
     if value is None or math.isnan(value):
         return "–"
     return format(value, spec or (",.0f" if abs(value) >= 100 else ".3g"))
@@ -113,9 +112,8 @@ def judge(run: dict, thresholds: dict, baseline: dict | None) -> Verdict:
         if then.get(key) != now.get(key)
     ]
     if differ:
-        return Verdict(
-            reasons, [f"throughput not compared, the conditions differ: {'; '.join(differ)}"]
-        )
+        note = "throughput not compared, the conditions differ: " + "; ".join(differ)
+        return Verdict(reasons, [note])
     least, rates = thresholds["throughput"]["min_share_of_baseline"], students_per_s(by_type)
     compared = {
         name: (rate, rates.get(name, 0.0))
@@ -142,8 +140,7 @@ SUMMARY_COLUMNS += ("baseline students/s", "change %", "p95 ms (limit)", "p99 ms
 
 
 def release_summary(run: dict, verdict: Verdict, thresholds: dict, baseline: dict | None) -> str:
-    """summary.md: the verdict and one table, this run's students/s beside the baseline's
-    (Locust's report.html has the rest)."""
+    """summary.md: the verdict and one table (Locust's report.html has the rest)."""
     rows = []
     for name, s in [*run["by_type"].items(), (TOTAL, total(run["by_type"]))]:
         then, now = verdict.compared.get(name, (None,))[0], s["students_per_s"]
@@ -171,39 +168,37 @@ def release_summary(run: dict, verdict: Verdict, thresholds: dict, baseline: dic
     return "\n".join(lines) + "\n"
 
 
-@dataclass(frozen=True)
-class Target:
-    text: str
-    met: Callable[[float, float], bool]  # (value, ratio to its floor) -> met?
+Target = tuple[str, Callable[[float, float], bool]]  # its text, a test of (value, ratio)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Row:
-    """One row of the server benchmark's table: a figure beside its floor of the same run."""
+    """One row of the server benchmark's table: a figure beside its floor of the same run,
+    and its target met or not (a skipped row's NaN is neither)."""
 
     cell: str
     measure: str
     value: float
     floor: str  # what the floor is
     floor_value: float
-    target: Target | None = None
+    test: InitVar[Target | None] = None
+    ratio: float = field(init=False)
+    target: str = field(init=False, default="–")
+    result: str = field(init=False, default="–")
 
-    @property
-    def ratio(self) -> float:
-        return self.value / self.floor_value
-
-    @property
-    def result(self) -> str:
-        if self.target is None or math.isnan(self.value):
-            return "–"
-        return "PASS" if self.target.met(self.value, self.ratio) else "MISS"
+    def __post_init__(self, test: Target | None) -> None:
+        self.ratio = self.value / self.floor_value
+        if test is not None and not math.isnan(self.value):
+            self.target, met = test[0], test[1](self.value, self.ratio)
+            self.result = "PASS" if met else "MISS"
 
 
 BENCH_COLUMNS = ("Cell", "Measure", "Value", "Floor (same run)", "Ratio", "Target", "Result")
 
 
 def bench_table(rows: Sequence[Row], notes: Sequence[str] = ()) -> str:
-    cells = [(r.cell, r.measure, figure(r.value), f"{r.floor} {figure(r.floor_value)}",
-              figure(r.ratio, "#.3g"), r.target.text if r.target else "–", r.result)
-             for r in rows]  # fmt: skip
+    cells = []
+    for r in rows:
+        floor, ratio = f"{r.floor} {figure(r.floor_value)}", figure(r.ratio, "#.3g")
+        cells.append((r.cell, r.measure, figure(r.value), floor, ratio, r.target, r.result))
     return table(BENCH_COLUMNS, cells) + "".join(f"\n- {note}" for note in notes) + "\n"

@@ -175,13 +175,13 @@ def test_the_app_answers_every_generated_request_right(app_and_traffic, kind):
     client, traffic = app_and_traffic
     rng = random.Random(kind)
     for _ in range(30):
-        exchange = getattr(traffic, kind)(rng)
+        exchange = traffic.make(kind, rng)
         assert problem(exchange.expected, *answer(client, exchange)) is None, exchange.body[:300]
 
 
 def test_a_reordered_json_cohort_is_a_failure(app_and_traffic):
     client, traffic = app_and_traffic
-    exchange = traffic.bulk_json(random.Random(2))
+    exchange = traffic.make(BULK_JSON, random.Random(2))
     status, content_type, body = answer(client, exchange)
     answered = json.loads(body)
     predictions = answered["predictions"]
@@ -192,7 +192,7 @@ def test_a_reordered_json_cohort_is_a_failure(app_and_traffic):
 
 def test_a_csv_answer_missing_a_student_is_a_failure(app_and_traffic):
     client, traffic = app_and_traffic
-    exchange = traffic.bulk_csv(random.Random(3))
+    exchange = traffic.make(BULK_CSV, random.Random(3))
     status, content_type, body = answer(client, exchange)
     truncated = b"".join(body.splitlines(keepends=True)[:-1])
     assert (
@@ -203,7 +203,7 @@ def test_a_csv_answer_missing_a_student_is_a_failure(app_and_traffic):
 
 def test_an_answer_from_another_model_version_is_a_failure(app_and_traffic):
     client, traffic = app_and_traffic
-    exchange = traffic.single(random.Random(5))
+    exchange = traffic.make(SINGLE, random.Random(5))
     status, content_type, body = answer(client, exchange)
     answered = {**json.loads(body), "model_version": "another"}
     wrong = problem(exchange.expected, status, content_type, json.dumps(answered).encode())
@@ -213,7 +213,7 @@ def test_an_answer_from_another_model_version_is_a_failure(app_and_traffic):
 @pytest.mark.parametrize("status", [200, 500])
 def test_an_invalid_request_not_refused_with_its_4xx_is_a_failure(app_and_traffic, status):
     _, traffic = app_and_traffic
-    exchange = traffic.invalid(random.Random(4))
+    exchange = traffic.make(INVALID, random.Random(4))
     assert problem(exchange.expected, status, "application/json", b'{"error": "x"}').startswith(
         f"got {status} application/json, expected 4"
     )

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.nginx import NGINX
+from benchmarks.launcher import NGINX
 from benchmarks.server_bench import WrkRun, build_rows, make_bodies, plan
 from benchmarks.verdict import BENCH_COLUMNS, bench_table, load_thresholds
 from model_store.store import DEFAULT_ROOT, ModelStore
