@@ -141,8 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         thresholds = load_thresholds(args.thresholds)
-        use_baseline = not args.no_baseline and args.baseline.exists()
-        baseline = load(args.baseline) if use_baseline else None
+        baseline = load(args.baseline) if not args.no_baseline and args.baseline.exists() else None
         folder = report_dir(args.reports_dir, "release")
         run = measure(args, folder)
     except KeyboardInterrupt:

@@ -60,10 +60,10 @@ def csv_body(students: Sequence[dict]) -> bytes:
 
 
 def json_body(students: Sequence[dict] | dict, ids: Sequence | None = None) -> bytes:
-    if isinstance(students, dict):
-        return json.dumps({ID_FIELD: ids[0], **students} if ids else students).encode()
-    with_ids = [{ID_FIELD: i, **s} for i, s in zip(ids, students, strict=True)] if ids else students
-    return json.dumps(with_ids).encode()
+    """A student (a dict) or a list of them, each with its id when `ids` are given."""
+    if ids is not None:
+        students = [{ID_FIELD: i, **s} for i, s in zip(ids, students, strict=True)]
+    return json.dumps(students).encode()
 
 
 def fetch_model_info(base_url: str) -> dict:
