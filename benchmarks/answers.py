@@ -1,5 +1,5 @@
 """The one checker of POST /predictdata answers, for the release gate and the soak:
-`problem` is None for a right answer, else what is wrong. Standard library only.
+`problem` is None for a right answer, else what is wrong.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from benchmarks.students import ID_FIELD
+from server.rules import ID_FIELD
 
 MEDIA_JSON = "application/json"
 MEDIA_CSV = "text/csv"

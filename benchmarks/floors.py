@@ -1,10 +1,8 @@
-"""The server benchmark's floors, served under the real Gunicorn config (a positional
-app overrides the config's `wsgi_app`: `gunicorn ... 'benchmarks.floors:http_floor()'`).
-
-`http_floor()` reads the body and answers a constant: HTTP, Gunicorn and Falcon only.
-`model_floor()` also runs the served model on as many students as the body holds
-(counted, not parsed), with inputs built once as the server hands them to the model:
-what any server on this model spends at least, so the rest of the gap is ours.
+"""The server benchmark's floors under the real Gunicorn config (a positional app
+overrides the config's `wsgi_app`: `gunicorn ... 'benchmarks.floors:app()'`). Both read
+the body and answer a constant; `app(with_model=True)` first runs the served model on as
+many students as the body holds, inputs built once: what any server on this model spends
+at least, so the rest of the gap is ours.
 """
 
 from __future__ import annotations
@@ -18,48 +16,37 @@ from model_store.store import ModelStore
 from server.config import load_settings
 
 
-class ConstantAnswer:
+class Floor:
+    def __init__(self, with_model: bool) -> None:
+        self._session, self._feeds = None, {}  # feeds by students per body: a few sizes
+        if with_model:
+            settings = load_settings()
+            stored = ModelStore(settings.store_dir).load(settings.model_version)
+            self._metadata, records = stored.metadata, stored.metadata["parity_sample"]["records"]
+            self._session = open_session(stored.onnx_bytes, settings.ort_threads)
+            # One shared str object per category, as the server's parsers hand them on.
+            self._records = [
+                {k: sys.intern(v) if isinstance(v, str) else v for k, v in r.items()}
+                for r in records
+            ]
+
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        self.run(req.bounded_stream.read(), req.content_type or "")  # all of it, as we must
+        body = req.bounded_stream.read()  # all of it, as the server must
+        if self._session is not None:
+            if (req.content_type or "").startswith("text/csv"):  # lines past the header
+                students = max(body.count(b"\n") + (not body.endswith(b"\n")) - 1, 1)
+            else:
+                students = max(body.count(b"{"), 1)
+            if students not in self._feeds:
+                tiled = [self._records[i % len(self._records)] for i in range(students)]
+                columns = records_to_columns(self._metadata, tiled)
+                self._feeds[students] = build_feeds(self._metadata, columns)
+            predict(self._session, self._feeds[students])
         resp.content_type = falcon.MEDIA_JSON
         resp.data = b'{"model_version":"floor","math_score":0.0}'
 
-    def run(self, body: bytes, content_type: str) -> None:
-        pass
 
-
-class ModelRunOnly(ConstantAnswer):
-    def __init__(self) -> None:
-        settings = load_settings()
-        stored = ModelStore(settings.store_dir).load(settings.model_version)
-        self._metadata, records = stored.metadata, stored.metadata["parity_sample"]["records"]
-        self._session = open_session(stored.onnx_bytes, settings.ort_threads)
-        # One shared str object per category, as the server's parsers hand them on.
-        self._records = [{k: sys.intern(v) if isinstance(v, str) else v for k, v in r.items()}
-                         for r in records]  # fmt: skip
-        self._feeds: dict[int, dict] = {}  # by students per body: a few body sizes
-
-    def run(self, body: bytes, content_type: str) -> None:
-        if content_type.startswith("text/csv"):  # lines past the header
-            students = max(body.count(b"\n") + (not body.endswith(b"\n")) - 1, 1)
-        else:
-            students = max(body.count(b"{"), 1)
-        if students not in self._feeds:
-            tiled = [self._records[i % len(self._records)] for i in range(students)]
-            columns = records_to_columns(self._metadata, tiled)
-            self._feeds[students] = build_feeds(self._metadata, columns)
-        predict(self._session, self._feeds[students])
-
-
-def _serving(resource: ConstantAnswer) -> falcon.App:
-    app = falcon.App()
-    app.add_route("/predictdata", resource)
-    return app
-
-
-def http_floor() -> falcon.App:
-    return _serving(ConstantAnswer())
-
-
-def model_floor() -> falcon.App:
-    return _serving(ModelRunOnly())
+def app(with_model: bool = False) -> falcon.App:
+    floors = falcon.App()
+    floors.add_route("/predictdata", Floor(with_model))
+    return floors

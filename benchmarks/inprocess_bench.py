@@ -1,9 +1,6 @@
 """In-process: the scikit-learn pipeline, run as the system this replaces ran it (a pandas
 DataFrame per call), against onnxruntime on the same ridge model exported to ONNX, both
 from the same parsed request; no HTTP, one process.
-
-    python -m benchmarks.inprocess_bench [--batch-sizes 1,10,100] [--min-time 1.0]
-
 Writes table.md, results.json and speedup.png (log-log) to benchmarks/reports/inprocess-*/.
 """
 
@@ -13,16 +10,12 @@ import json
 import math
 import timeit
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
 from functools import partial
 from importlib.metadata import version
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
 from sklearn.linear_model import Ridge
 
 from benchmarks import verdict
@@ -38,18 +31,8 @@ BATCH_SIZES = (1, 10, 100, 1_000, 10_000, 100_000)
 MIN_TIME_S = 1.0  # per engine and batch size
 ROUNDS = 5
 TRAIN_ROWS, TRAIN_SEED, REQUEST_SEED = 1_000, 42, 7
-
-
-@dataclass(frozen=True)
-class Row:
-    batch_size: int
-    sklearn_ms: float  # latency of one call
-    onnx_ms: float
-    max_abs_diff: float  # between the two engines' predictions, in math points
-
-    @property
-    def speedup(self) -> float:
-        return self.sklearn_ms / self.onnx_ms
+COLUMNS = ("batch size", "scikit-learn ms/call", "onnxruntime ms/call", "scikit-learn rows/s")
+COLUMNS += ("onnxruntime rows/s", "speedup", "max abs diff")
 
 
 def time_call(call: Callable[[], object], min_time: float) -> float:
@@ -61,7 +44,8 @@ def time_call(call: Callable[[], object], min_time: float) -> float:
     return min(timer.repeat(ROUNDS, number)) / number * 1000
 
 
-def run(batch_sizes: Sequence[int], min_time: float) -> list[Row]:
+def run(batch_sizes: Sequence[int], min_time: float) -> list[dict]:
+    """Per batch size, each engine's ms per call and their predictions' largest difference."""
     training = generate(TRAIN_ROWS, TRAIN_SEED)
     pipeline = build_pipeline(Ridge()).fit(training[list(FEATURES)], training[TARGET])
     session = open_session(to_onnx_bytes(pipeline), intra_op_threads=DEFAULT_ORT_THREADS)
@@ -73,49 +57,49 @@ def run(batch_sizes: Sequence[int], min_time: float) -> list[Row]:
         with_sklearn = partial(lambda c: pipeline.predict(pd.DataFrame(c)), columns)
         with_onnx = partial(lambda c: predict(session, build_feeds(metadata, c)), columns)
         diff = float(np.max(np.abs(with_sklearn() - with_onnx())))
-        rows.append(Row(size, *(time_call(f, min_time) for f in (with_sklearn, with_onnx)), diff))
+        slow, fast = (time_call(f, min_time) for f in (with_sklearn, with_onnx))
+        rows.append(dict(batch_size=size, sklearn_ms=slow, onnx_ms=fast, max_abs_diff=diff))
     return rows
 
 
-def table(rows: Sequence[Row]) -> str:
-    header = ["batch size", "scikit-learn ms/call", "onnxruntime ms/call", "scikit-learn rows/s",
-              "onnxruntime rows/s", "speedup", "max abs diff"]  # fmt: skip
-    cells = [[f"{r.batch_size:,}", f"{r.sklearn_ms:,.3f}", f"{r.onnx_ms:,.3f}",
-              f"{r.batch_size / r.sklearn_ms * 1e3:,.0f}", f"{r.batch_size / r.onnx_ms * 1e3:,.0f}",
-              f"{r.speedup:,.1f}×", f"{r.max_abs_diff:.1e}"] for r in rows]  # fmt: skip
-    return verdict.table(header, cells)
+def table(rows: Sequence[dict]) -> str:
+    cells = []
+    for r in rows:
+        size, sklearn_ms, onnx_ms = r["batch_size"], r["sklearn_ms"], r["onnx_ms"]
+        times = [f"{size:,}", f"{sklearn_ms:,.3f}", f"{onnx_ms:,.3f}"]
+        rates = [f"{size / sklearn_ms * 1e3:,.0f}", f"{size / onnx_ms * 1e3:,.0f}"]
+        cells.append([*times, *rates, f"{sklearn_ms / onnx_ms:,.1f}×", f"{r['max_abs_diff']:.1e}"])
+    return verdict.table(COLUMNS, cells)
 
 
-def chart(rows: Sequence[Row], path: Path) -> None:
-    """Latency per call against batch size, log-log, the speed-up written at each size."""
-    figure = Figure(figsize=(8, 4.5), layout="constrained")
-    axes = FigureCanvasAgg(figure).figure.subplots()
-    sizes = [r.batch_size for r in rows]
-    axes.plot(sizes, [r.sklearn_ms for r in rows], "o-", label="scikit-learn (DataFrame in)")
-    axes.plot(sizes, [r.onnx_ms for r in rows], "s-", label="onnxruntime (exported model)")
-    for r in rows:  # between the two lines
-        middle = math.sqrt(r.sklearn_ms * r.onnx_ms)
-        axes.annotate(f"{r.speedup:,.0f}×", (r.batch_size, middle), ha="center", fontsize=8)
-    axes.set(xscale="log", yscale="log", xlabel="students per call", ylabel="ms per call",
-             title=f"Ridge pipeline: scikit-learn {version('scikit-learn')} against onnxruntime "
-             f"{version('onnxruntime')} ({DEFAULT_ORT_THREADS} thread)")  # fmt: skip
-    axes.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:,.0f}"))
+def chart(rows: Sequence[dict], path) -> None:
+    """Latency per call against batch size, log-log, the speed-up written between the lines."""
+    axes = Figure(figsize=(8, 4.5), layout="constrained").subplots()
+    sizes, slow, fast = ([r[key] for r in rows] for key in ("batch_size", "sklearn_ms", "onnx_ms"))
+    axes.plot(sizes, slow, "o-", label="scikit-learn (DataFrame in)")
+    axes.plot(sizes, fast, "s-", label="onnxruntime (exported model)")
+    for size, a, b in zip(sizes, slow, fast, strict=True):  # each speed-up between the lines
+        axes.annotate(f"{a / b:,.0f}×", (size, math.sqrt(a * b)), ha="center", fontsize=8)
+    engines = f"scikit-learn {version('scikit-learn')} against onnxruntime {version('onnxruntime')}"
+    axes.set(xscale="log", yscale="log", xlabel="students per call", ylabel="ms per call")
+    axes.set_title(f"Ridge pipeline: {engines} ({DEFAULT_ORT_THREADS} thread)")
+    axes.xaxis.set_major_formatter("{x:,.0f}")  # 1, 10, 100 rather than powers of ten
     axes.grid(True, which="both", alpha=0.3)
     axes.legend()
-    figure.savefig(path, dpi=120)
+    axes.figure.savefig(path, dpi=120)
 
 
-def main(argv: Sequence[str] | None = None) -> Path:
+def main(argv: Sequence[str] | None = None):
     parser = verdict.arguments("benchmarks.inprocess_bench", __doc__)
-    parser.add_argument("--batch-sizes", default=",".join(map(str, BATCH_SIZES)),
-                        help="comma-separated students per call")  # fmt: skip
-    parser.add_argument("--min-time", type=float, default=MIN_TIME_S,
-                        help="seconds per engine and batch size")  # fmt: skip
+    sizes = ",".join(map(str, BATCH_SIZES))
+    parser.add_argument("--batch-sizes", default=sizes, help="comma-separated students per call")
+    seconds = "seconds per engine and batch size"
+    parser.add_argument("--min-time", type=float, default=MIN_TIME_S, help=seconds)
     args = parser.parse_args(argv)
     rows = run([int(s) for s in args.batch_sizes.split(",")], args.min_time)
     out, text = verdict.report_dir(args.reports_dir, "inprocess"), table(rows)
     (out / "table.md").write_text(text)
-    (out / "results.json").write_text(json.dumps([asdict(r) for r in rows], indent=2) + "\n")
+    (out / "results.json").write_text(json.dumps(rows, indent=2) + "\n")
     chart(rows, out / "speedup.png")
     print(f"{text}\nwritten: {out / 'table.md'}, {out / 'speedup.png'}")
     return out

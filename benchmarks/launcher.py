@@ -1,12 +1,14 @@
 """The one way tests and benchmarks start the server: the Procfile's `web:` command,
 plus `--bind fd://N` on a loopback socket bound here, so no other process can take the
-port in between. Standard library and psutil only: the serving venv's tests import it.
+port in between; and, as Elastic Beanstalk runs it, nginx with our files in front.
+Standard library and psutil only: the serving venv's tests import it.
 """
 
 from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -14,7 +16,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +25,15 @@ import psutil
 REPO = Path(__file__).resolve().parent.parent
 SERVE_VENV = REPO / ".venv-serve"  # requirements.txt only, as Elastic Beanstalk installs it
 PREDICT_PATH = "/predictdata"
+# Debian puts it in /usr/sbin, which a non-root PATH may lack.
+NGINX = shutil.which("nginx", path=f"{os.environ.get('PATH', '')}{os.pathsep}/usr/sbin")
+NGINX_CONF = REPO / "benchmarks" / "nginx.conf"  # the platform's nginx.conf in brief, a template
+# Our .platform/nginx files, as copied for a launch: file -> (our text, the launch's). The
+# per-client rate would refuse one load generator after 100 requests (the limiter still runs).
+NGINX_EDITS = {
+    "elasticbeanstalk/00_application.conf": ("http://127.0.0.1:8000;", "http://127.0.0.1:{port};"),
+    "studypredict-edge.conf": ("rate=50r/s", "rate=1000000r/s"),
+}
 
 
 class ServerError(Exception):
@@ -63,19 +74,16 @@ class Server:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def worker_pids(self) -> list[int]:
-        try:
+        with suppress(psutil.NoSuchProcess):
             return sorted(child.pid for child in psutil.Process(self.process.pid).children())
-        except psutil.NoSuchProcess:
-            return []
+        return []
 
     def cpu_seconds(self) -> float:
         """User plus system CPU time the workers have used so far."""
         total = 0.0
         for pid in self.worker_pids():
-            try:
+            with suppress(psutil.NoSuchProcess):  # replaced meanwhile
                 total += sum(psutil.Process(pid).cpu_times()[:2])
-            except psutil.NoSuchProcess:
-                pass  # replaced meanwhile
         return total
 
     def memory(self) -> dict[int, dict[str, int]]:
@@ -120,16 +128,13 @@ class Server:
 
     def stop(self, grace: float = 10.0) -> None:
         """SIGTERM the master (Gunicorn stops its workers), then SIGKILL its whole group."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(grace)
-            except subprocess.TimeoutExpired:
-                pass
-        try:  # even after a clean exit: no worker of a master that died may stay behind
+        self.process.terminate()
+        with suppress(subprocess.TimeoutExpired):
+            self.process.wait(grace)
+        # Even after a clean exit: no worker of a master that died may stay behind (an
+        # empty group, the usual case, is no longer there).
+        with suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass  # the group is empty: the usual case
         self.process.wait()
 
 
@@ -137,10 +142,8 @@ def launch(log_path: Path, env: Mapping[str, str] | None = None, *, venv: Path |
            app: str | None = None, cwd: Path = REPO,
            base_env: Mapping[str, str] = os.environ) -> Server:  # fmt: skip
     """Start the Procfile's web command in `cwd` with `env` over `base_env` and `venv`'s bin
-    first on PATH, logging to `log_path`; `app` replaces the config's `wsgi_app`.
-
-    Returns at once: wait with `wait_ready` or `wait_serving`, and `stop` it.
-    """
+    first on PATH, logging to `log_path`; `app` replaces the config's `wsgi_app`. Returns at
+    once: wait with `wait_ready` or `wait_serving`, and `stop` it."""
     command = procfile_web_command(cwd / "Procfile")
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))  # bound, not listening: Gunicorn sets the backlog
@@ -167,3 +170,31 @@ def running(log_path: Path, env: Mapping[str, str] | None = None, **options) -> 
         yield server
     finally:
         server.stop()
+
+
+def launch_nginx(upstream: Server, folder: Path) -> Server:
+    """nginx on a free loopback port proxying to `upstream`, our .platform/nginx files in
+    NGINX_CONF; stop it with `stop()`."""
+    if NGINX is None:
+        raise ServerError("nginx is not installed: apt-get install -y nginx")
+    folder.mkdir(parents=True)
+    shutil.copytree(REPO / ".platform" / "nginx" / "conf.d", folder / "conf.d")
+    for name, (ours, launched) in NGINX_EDITS.items():
+        path = folder / "conf.d" / name
+        if path.read_text().count(ours) != 1:
+            raise ServerError(f"{path.name} no longer holds {ours!r} once: update {__file__}")
+        path.write_text(path.read_text().replace(ours, launched.format(port=upstream.port)))
+    with socket.socket() as probe:  # nginx binds its own port: a small race, told if lost
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    # As root its workers would run as nobody, who cannot enter a private temporary folder.
+    user = "user root;" if os.geteuid() == 0 else ""
+    conf = folder / "nginx.conf"
+    conf.write_text(NGINX_CONF.read_text().format(user=user, folder=folder, port=port))
+    checked = subprocess.run([NGINX, "-t", "-c", str(conf)], capture_output=True, text=True)
+    if checked.returncode != 0:
+        raise ServerError(f"nginx refuses {conf}: {checked.stderr}")
+    started_at, quiet = time.perf_counter(), subprocess.DEVNULL
+    command = [NGINX, "-c", conf]
+    process = subprocess.Popen(command, stdout=quiet, stderr=quiet, start_new_session=True)
+    return Server(process, port, folder / "error.log", started_at)

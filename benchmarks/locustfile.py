@@ -8,32 +8,54 @@ a transport error, a wrong status or an answer that is not the students' (answer
 
 from __future__ import annotations
 
-import logging
+import json
 import random
+from pathlib import Path
 
 from locust import FastHttpUser, constant, events, task
 from locust.exception import StopUser
 from locust.runners import WorkerRunner
 
-from benchmarks import traffic
+from benchmarks import students
+from benchmarks.answers import problem
 from benchmarks.launcher import PREDICT_PATH
+from benchmarks.students import DEFAULT_COHORT_SIZE, fetch_model_info
 
-logger = logging.getLogger(__name__)
-_traffic: traffic.Traffic | None = None  # one per process, built at test start from GET /model
+_traffic: students.Traffic | None = None  # one per process, built at test start from GET /model
 
 
 @events.init_command_line_parser.add_listener
 def _add_arguments(parser) -> None:
-    parser.add_argument("--cohort-size", type=int, default=traffic.DEFAULT_COHORT_SIZE,
-                        env_var="LOCUST_COHORT_SIZE", help="students per bulk request")  # fmt: skip
+    what = "students per bulk request"
+    parser.add_argument("--cohort-size", type=int, default=DEFAULT_COHORT_SIZE, help=what)
+
+
+def numbers(environment, exit_code: int) -> dict:
+    """Locust's own figures per request name; the rates share the run's window, so they add up."""
+    cohort, by_type = environment.parsed_options.cohort_size, {}
+    scored = {students.SINGLE: 1, students.BULK_JSON: cohort, students.BULK_CSV: cohort}
+    for entry in environment.stats.entries.values():
+        rate = entry.total_rps
+        by_type[entry.name] = {
+            "requests": entry.num_requests,
+            "failures": entry.num_failures,
+            "requests_per_s": rate,
+            "students_per_s": rate * (1 - entry.fail_ratio) * scored.get(entry.name, 0),
+            **{f"p{p}_ms": entry.get_response_time_percentile(p / 100) for p in (50, 95, 99)},
+        }
+    exceptions = sum(e["count"] for e in environment.runner.exceptions.values())
+    return {"by_type": by_type, "load_errors": exceptions, "locust_exit_code": exit_code}
 
 
 @events.init.add_listener
-def _master_writes_the_statistics(environment, runner, **_) -> None:
-    # Workers forked by --processes keep the master's --json-file and would write their
-    # own (partial) numbers over its final ones when they exit after it.
-    if isinstance(runner, WorkerRunner):
-        environment.parsed_options.json_file = None
+def _write_numbers_at_exit(environment, runner, **_) -> None:
+    """`numbers` beside the CSV files, by the master (a worker's are partial) at the very end."""
+    prefix = environment.parsed_options.csv_prefix
+    if prefix and not isinstance(runner, WorkerRunner):
+        write = Path(f"{prefix}_numbers.json").write_text
+        environment.events.quit.add_listener(
+            lambda exit_code: write(json.dumps(numbers(environment, exit_code)))
+        )
 
 
 @events.test_start.add_listener
@@ -41,13 +63,11 @@ def _read_schema(environment, **_) -> None:
     """Fetch GET /model once per process (master and every worker), before any user starts."""
     global _traffic
     cohort_size = environment.parsed_options.cohort_size
-    model_info = traffic.fetch_model_info(environment.host)
-    _traffic = traffic.Traffic(model_info, cohort_size, random.Random())
-    logger.info("model %s: cohorts of %d", _traffic.version, cohort_size)
+    _traffic = students.Traffic(fetch_model_info(environment.host), cohort_size, random.Random())
 
 
 class _PredictionUser(FastHttpUser):
-    """Sends `kind` requests (a Traffic method's name, also the Locust name) back to back."""
+    """Sends `kind` requests (a request name, also the Locust name) back to back."""
 
     abstract = True
     wait_time = constant(0)
@@ -60,14 +80,16 @@ class _PredictionUser(FastHttpUser):
 
     @task
     def send(self) -> None:
-        exchange: traffic.Exchange = getattr(self.traffic, self.kind)(self.rng)
+        exchange = self.traffic.make(self.kind, self.rng)
         headers = {"Content-Type": exchange.content_type}
-        with self.client.post(PREDICT_PATH, data=exchange.body, headers=headers,
-                              name=exchange.name, catch_response=True) as response:  # fmt: skip
+        body, name = exchange.body, exchange.name
+        with self.client.post(
+            PREDICT_PATH, data=body, headers=headers, name=name, catch_response=True
+        ) as response:
             content_type = response.headers.get("Content-Type") if response.headers else None
-            problem = exchange.problem(response.status_code, content_type, response.content)
-            if problem:
-                response.failure(problem)
+            wrong = problem(exchange.expected, response.status_code, content_type, response.content)
+            if wrong:
+                response.failure(wrong)
             else:
                 response.success()
 
@@ -75,23 +97,23 @@ class _PredictionUser(FastHttpUser):
 class SingleStudent(_PredictionUser):
     """A teacher or an app asking for one student at a time: most requests."""
 
-    weight, kind = 2, traffic.SINGLE
+    weight, kind = 2, students.SINGLE
 
 
 class CohortJson(_PredictionUser):
     """A school system sending a cohort as a JSON array."""
 
-    weight, kind = 1, traffic.BULK_JSON
+    weight, kind = 1, students.BULK_JSON
 
 
 class CohortCsv(_PredictionUser):
     """A spreadsheet export uploaded as CSV."""
 
-    weight, kind = 1, traffic.BULK_CSV
+    weight, kind = 1, students.BULK_CSV
 
 
 class InvalidRequests(_PredictionUser):
     """One user sending mistakes at a steady pace: a small share that must come back 4xx."""
 
-    fixed_count, kind = 1, traffic.INVALID
+    fixed_count, kind = 1, students.INVALID
     wait_time = constant(0.1)

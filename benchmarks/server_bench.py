@@ -1,11 +1,9 @@
 """The server's speed in one command: `python -m benchmarks.server_bench` (make bench).
 
-wrk (-t2 -c8; -c64 for the many-connections cells, -c2 for the big CSV) against the
-Procfile's web command under the real Gunicorn config. Each figure stands beside a
-floor measured in the same run: the HTTP floor (a constant answer after reading the
-body), the HTTP + onnxruntime floor (that plus the model's run), the default answer
-(for the options) and, as deployed, nginx with our files in front of the HTTP floor.
-Rounds of all cells interleave; each cell's best round is kept (noise on a shared
+wrk against the Procfile's web command under the real Gunicorn config, each figure beside
+a floor measured in the same run (docs/performance.md): the HTTP floor, the HTTP +
+onnxruntime floor, the default answer (for the options) and nginx in front of the HTTP
+floor. Rounds of all cells interleave; each cell's best round is kept (noise on a shared
 machine only slows a round down). Targets: thresholds.toml. The table goes to stdout,
 table.md and report.json (every round's raw wrk output) to benchmarks/reports/.
 """
@@ -28,17 +26,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks.answers import MEDIA_CSV, MEDIA_JSON
-from benchmarks.launcher import PREDICT_PATH, SERVE_VENV, Server, http, running
-from benchmarks.nginx import NGINX, launch_nginx
-from benchmarks.students import EXAMPLE, Pool, draw, json_body
-from benchmarks.verdict import Row, Target, arguments, bench_table, load_thresholds, report_dir
+from benchmarks.launcher import NGINX, PREDICT_PATH, SERVE_VENV, Server, http, launch_nginx, running
+from benchmarks.students import EXAMPLE, csv_body, draw, json_body
+from benchmarks.verdict import Row, arguments, bench_table, load_thresholds, report_dir
 from benchmarks.verdict import table as markdown
 from model_store.schema import features
 from model_store.store import ModelStore
 from server.config import load_settings
 
 POST_LUA = Path(__file__).resolve().parent / "post.lua"
-APPS = {"floor": "benchmarks.floors:http_floor()", "model-floor": "benchmarks.floors:model_floor()"}
+APPS = {"floor": "benchmarks.floors:app()", "model-floor": "benchmarks.floors:app(with_model=True)"}
 BEHIND_NGINX = {"nginx-floor": "floor", "nginx-server": "server"}
 BULK_STUDENTS, CSV_STUDENTS, RSS_PREDICTIONS, MANY_CONNECTIONS = 1_000, 100_000, 1_000_000, 64
 INTERVAL, EXPLAIN = "?interval=90", "?explain=true"
@@ -50,9 +47,8 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Body:
-    """A request body and how hard wrk sends it; `name` keys the cells and targets."""
+    """A request body and how hard wrk sends it."""
 
-    name: str
     label: str
     content_type: str
     data: bytes
@@ -63,45 +59,40 @@ class Body:
 
 @dataclass(frozen=True)
 class WrkRun:
-    requests: int
-    seconds: float
+    rps: float
     p50_ms: float
     p99_ms: float
-    server_cpu_s: float  # the workers' CPU time during the run (nginx's and Gunicorn's)
+    cpu_us: float  # the measured workers' CPU per request (nginx's and Gunicorn's)
     output: str  # wrk's whole stdout
 
-    @property
-    def rps(self) -> float:
-        return self.requests / self.seconds
 
-    @property
-    def cpu_us(self) -> float:
-        return self.server_cpu_s / max(self.requests, 1) * 1e6
+# What a row measures: the attribute of a wrk cell's best run (students/s: req/s × students).
+MEASURES = {"req/s": "rps", "students/s": "rps", "CPU-µs/req": "cpu_us", "p99 ms": "p99_ms"}
 
 
 def make_bodies(metadata: dict, folder: Path, csv_students: int) -> dict[str, Body]:
+    """The bodies by name, which keys the cells and the targets."""
     rng, fields = random.Random(7), features(metadata)
-    single = json.dumps(EXAMPLE).encode()
-    cohort = json_body([draw(rng, fields) for _ in range(BULK_STUDENTS)])
-    table = Pool(fields, rng).csv(rng, None, csv_students)
-    specs = [
-        ("single", "1 student JSON", MEDIA_JSON, single, 1, 8),
-        ("many", f"1 student JSON, {MANY_CONNECTIONS} connections", MEDIA_JSON, single, 1,
-         MANY_CONNECTIONS),
-        ("bulk", f"{BULK_STUDENTS:,} students JSON", MEDIA_JSON, cohort, BULK_STUDENTS, 8),
+    pool = [draw(rng, fields) for _ in range(4_096)]
+    single, cohort = json.dumps(EXAMPLE).encode(), json_body(pool[:BULK_STUDENTS])
+    table = csv_body(rng.choices(pool, k=csv_students))
+    many = f"1 student JSON, {MANY_CONNECTIONS} connections"
+    specs = {
+        "single": ("1 student JSON", MEDIA_JSON, single, 1, 8),
+        "many": (many, MEDIA_JSON, single, 1, MANY_CONNECTIONS),
+        "bulk": (f"{BULK_STUDENTS:,} students JSON", MEDIA_JSON, cohort, BULK_STUDENTS, 8),
         # A 100,000-student request takes most of a second: two in flight keep both busy.
-        ("csv", f"{csv_students:,} students CSV", MEDIA_CSV, table, csv_students, 2),
-    ]  # fmt: skip
+        "csv": (f"{csv_students:,} students CSV", MEDIA_CSV, table, csv_students, 2),
+    }
     folder.mkdir(parents=True, exist_ok=True)
-    bodies = {spec[0]: Body(*spec, folder / f"{spec[0]}.body") for spec in specs}
+    bodies = {name: Body(*spec, folder / f"{name}.body") for name, spec in specs.items()}
     for body in bodies.values():
         body.path.write_bytes(body.data)
     return bodies
 
 
 def plan(nginx: bool) -> list[tuple[str, str, str]]:
-    """(server, body, query) of every wrk cell; cells compared with each other run back
-    to back, as they share the machine's state."""
+    """(server, body, query) of every wrk cell; cells compared with each other run back to back."""
     cells = []
     for body in ("single", "many", "bulk", "csv"):
         cells += [(name, body, "") for name in ("floor", "model-floor", "server")]
@@ -112,11 +103,10 @@ def plan(nginx: bool) -> list[tuple[str, str, str]]:
 
 
 def run_wrk(servers: list[Server], url: str, body: Body, seconds: float, warmup=False) -> WrkRun:
-    """POST `body` to `url` for `seconds` with wrk; every answer must be a 2xx. The CPU
-    counted is that of `servers`' workers."""
-    command = ["wrk", f"-t{min(2, body.connections)}", f"-c{body.connections}", f"-d{seconds:g}s",
-               "--timeout=60s", "--latency", "-s", str(POST_LUA), url, "--", str(body.path),
-               body.content_type]  # fmt: skip
+    """POST `body` to `url` for `seconds`, every answer a 2xx; the CPU is `servers`' workers'."""
+    threads, connections = f"-t{min(2, body.connections)}", f"-c{body.connections}"
+    command = ["wrk", threads, connections, f"-d{seconds:g}s", "--timeout=60s", "--latency"]
+    command += ["-s", POST_LUA, url, "--", body.path, body.content_type]
     cpu = sum(s.cpu_seconds() for s in servers)
     done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 120)
     cpu = sum(s.cpu_seconds() for s in servers) - cpu
@@ -126,12 +116,9 @@ def run_wrk(servers: list[Server], url: str, body: Body, seconds: float, warmup=
     result = json.loads(lines[-1].removeprefix("WRK_RESULT "))
     if sum(result["errors"].values()) or (result["requests"] == 0 and not warmup):
         raise RuntimeError(f"wrk saw errors or no answers: {result['errors']}\n{done.stdout}")
-    return WrkRun(result["requests"], result["duration_us"] / 1e6, result["p50_us"] / 1e3,
-                  result["p99_us"] / 1e3, cpu, done.stdout)  # fmt: skip
-
-
-def post(url: str, body: Body) -> int:
-    return http(url + PREDICT_PATH, body.data, body.content_type)[0]
+    requests = result["requests"]
+    rps, cpu_us = requests / result["duration_us"] * 1e6, cpu / max(requests, 1) * 1e6
+    return WrkRun(rps, result["p50_us"] / 1e3, result["p99_us"] / 1e3, cpu_us, done.stdout)
 
 
 def cold_starts_and_memory(args, bodies: dict[str, Body], logs: Path) -> dict:
@@ -141,27 +128,28 @@ def cold_starts_and_memory(args, bodies: dict[str, Body], logs: Path) -> dict:
     for round_, name in ((r, n) for r in range(args.rounds) for n in ("floor", "server")):
         with running(logs / f"{name}-cold-{round_}.log", venv=SERVE_VENV, app=APPS.get(name)) as s:
             cold[name].append(s.wait_serving(probe.data, probe.content_type))
-    bulk, csv = bodies["bulk"], bodies["csv"]
     with running(logs / "server-memory.log", venv=SERVE_VENV) as server:
         server.wait_ready()
-        pids, posts = server.worker_pids(), range(math.ceil(args.rss_predictions / bulk.students))
+        url, pids = server.url + PREDICT_PATH, server.worker_pids()
+        bulk, csv = bodies["bulk"], bodies["csv"]
+        posts = [bulk] * math.ceil(args.rss_predictions / bulk.students)
         with ThreadPoolExecutor(RSS_CLIENTS) as pool:
-            statuses = set(pool.map(lambda _: post(server.url, bulk), posts))
+            statuses = set(pool.map(lambda b: http(url, b.data, b.content_type)[0], posts))
         after_json = server.memory()
-        statuses |= {post(server.url, csv) for _ in range(RSS_CSV_POSTS)}
+        statuses |= {http(url, csv.data, csv.content_type)[0] for _ in range(RSS_CSV_POSTS)}
         if statuses != {200} or server.worker_pids() != pids:
-            raise RuntimeError(f"memory run: answers {statuses}, workers {pids} → "
-                               f"{server.worker_pids()}:\n{server.log()[-3000:]}")  # fmt: skip
+            workers, log = f"workers {pids} → {server.worker_pids()}", server.log()[-3000:]
+            raise RuntimeError(f"memory run: answers {statuses}, {workers}:\n{log}")
         return cold | {"after_json": after_json, "after_csv": server.memory()}
 
 
 def load_cells(args, bodies: dict[str, Body], logs: Path) -> tuple[dict, dict]:
-    """Every wrk cell's rounds, interleaved across cells with all servers up side by side;
-    and the HTTP floor's workers' memory."""
+    """Every wrk cell's rounds, interleaved, all servers up side by side; the floor's memory."""
     with ExitStack() as stack:
-        servers = {name: stack.enter_context(running(logs / f"{name}.log", venv=SERVE_VENV,
-                                                     app=APPS.get(name)))
-                   for name in ("floor", "model-floor", "server")}  # fmt: skip
+        servers = {}
+        for name in ("floor", "model-floor", "server"):
+            log = logs / f"{name}.log"
+            servers[name] = stack.enter_context(running(log, venv=SERVE_VENV, app=APPS.get(name)))
         for name, upstream in BEHIND_NGINX.items() if NGINX else ():
             servers[name] = launch_nginx(servers[upstream], logs / name)
             stack.callback(servers[name].stop)
@@ -170,12 +158,12 @@ def load_cells(args, bodies: dict[str, Body], logs: Path) -> tuple[dict, dict]:
         cells = plan(nginx=NGINX is not None)
         runs: dict[str, list[WrkRun]] = {f"{name}/{body}{query}": [] for name, body, query in cells}
         for round_ in range(args.rounds + 1):  # the first round warms up and is not kept
+            seconds = args.duration if round_ else min(1.0, args.duration)
             for name, body, query in cells:
                 logger.info("round %d/%d: %s/%s%s", round_, args.rounds, name, body, query)
                 measured = [servers[n] for n in (name, BEHIND_NGINX.get(name)) if n]
-                url, seconds = servers[name].url + PREDICT_PATH + query, args.duration
-                run = run_wrk(measured, url, bodies[body], seconds if round_ else min(1.0, seconds),
-                              warmup=not round_)  # fmt: skip
+                url = servers[name].url + PREDICT_PATH + query
+                run = run_wrk(measured, url, bodies[body], seconds, warmup=not round_)
                 runs[f"{name}/{body}{query}"] += [run] * bool(round_)
                 for server in measured:
                     server.wait_idle()
@@ -184,82 +172,75 @@ def load_cells(args, bodies: dict[str, Body], logs: Path) -> tuple[dict, dict]:
 
 def build_rows(bodies: dict[str, Body], best: dict[str, WrkRun], targets: dict) -> list[Row]:
     """Each body's floors and the server against them; the options against the default
-    answer; as deployed against nginx + the HTTP floor."""
-    share = {name: targets[f"{name}_share_of_floor"] for name in ("single", "many", "bulk")}
-    slower, times = targets["interval_max_slowdown"], targets["explain_max_times"]
-    options = {INTERVAL: Target(f"≤ {slower:.0%} slower", lambda v, r: r <= 1 + slower),
-               EXPLAIN: Target(f"≤ {times:g}× its time", lambda v, r: r <= times)}  # fmt: skip
-    json_students, rows = best["server/bulk"].rps * bodies["bulk"].students, []
+    answer; as deployed against nginx + the HTTP floor. A cell that did not run has no row."""
+    limit, slower = targets["single_p99_ms"], targets["interval_max_slowdown"]
+    times = targets["explain_max_times"]
+    fast = (f"≤ {limit:g} ms", lambda v, r: v <= limit)
+    interval = (f"≤ {slower:.0%} slower", lambda v, r: r <= 1 + slower)
+    explain = (f"≤ {times:g}× its time", lambda v, r: r <= times)
+    json_students = best["server/bulk"].rps * bodies["bulk"].students
+    deployed, direct = "As deployed: nginx → server", "HTTP floor (direct)"
+    default = "default answer"
+    rows = []
     for name, body in bodies.items():
-        floor, model_floor, run = (best[f"{s}/{name}"] for s in ("floor", "model-floor", "server"))
-        cell, least = f"Server, {body.label}", share.get(name, 0)
-        ours = Target(f"≥ {least:.0%} of floor", lambda v, r, least=least: r >= least)
+        least = targets.get(f"{name}_share_of_floor", 0)
+        share = (f"≥ {least:.0%} of floor", lambda v, r, least=least: r >= least)
         if name == "csv":
-            ours = Target(f"≥ JSON bulk {json_students:,.0f}", lambda v, r: v >= json_students)
-        restated = Target(f"≥ {least:.0%} of it (restated)", ours.met) if least else None
-        rows += [Row(f"HTTP floor, {body.label}", "req/s", floor.rps, "itself", floor.rps),
-                 Row(f"HTTP + onnxruntime floor, {body.label}", "req/s", model_floor.rps,
-                     "HTTP floor", floor.rps),
-                 Row(cell, "students/s", run.rps * body.students, "HTTP floor",
-                     floor.rps * body.students, ours),
-                 Row(cell, "req/s", run.rps, "HTTP + onnxruntime floor", model_floor.rps,
-                     restated),
-                 Row(cell, "CPU-µs/req", run.cpu_us, "HTTP floor", floor.cpu_us)]  # fmt: skip
-        if name == "single":
-            limit = targets["single_p99_ms"]
-            fast = Target(f"≤ {limit:g} ms", lambda v, r, limit=limit: v <= limit)
-            rows.append(Row(cell, "p99 ms", run.p99_ms, "HTTP floor", floor.p99_ms, fast))
-        rows += [Row(f"Server {query}, {body.label}", "CPU-µs/req", best[cell_name].cpu_us,
-                     "default answer", run.cpu_us, target)
-                 for query, target in options.items()
-                 if (cell_name := f"server/{name}{query}") in best]  # fmt: skip
-        if f"nginx-server/{name}" in best:
-            floor, run = best[f"nginx-floor/{name}"], best[f"nginx-server/{name}"]
-            cell = f"As deployed: nginx → server, {body.label}"
-            rows += [Row(f"nginx → HTTP floor, {body.label}", "req/s", floor.rps,
-                         "HTTP floor (direct)", best[f"floor/{name}"].rps),
-                     Row(cell, "students/s", run.rps * body.students, "nginx + HTTP floor",
-                         floor.rps * body.students),
-                     Row(cell, "CPU-µs/req", run.cpu_us, "nginx + HTTP floor",
-                         floor.cpu_us)]  # fmt: skip
+            share = (f"≥ JSON bulk {json_students:,.0f}", lambda v, r: v >= json_students)
+        restated = (f"≥ {least:.0%} of it (restated)", share[1]) if least else None
+        # (cell, measure, server, query, floor, the floor's server, target)
+        specs = [
+            ("HTTP floor", "req/s", "floor", "", "itself", "floor", None),
+            ("HTTP + onnxruntime floor", "req/s", "model-floor", "", "HTTP floor", "floor", None),
+            ("Server", "students/s", "server", "", "HTTP floor", "floor", share),
+            ("Server", "req/s", "server", "", "HTTP + onnxruntime floor", "model-floor", restated),
+            ("Server", "CPU-µs/req", "server", "", "HTTP floor", "floor", None),
+            *[("Server", "p99 ms", "server", "", "HTTP floor", "floor", fast)] * (name == "single"),
+            (f"Server {INTERVAL}", "CPU-µs/req", "server", INTERVAL, default, "server", interval),
+            (f"Server {EXPLAIN}", "CPU-µs/req", "server", EXPLAIN, default, "server", explain),
+            ("nginx → HTTP floor", "req/s", "nginx-floor", "", direct, "floor", None),
+            (deployed, "students/s", "nginx-server", "", "nginx + HTTP floor", "nginx-floor", None),
+            (deployed, "CPU-µs/req", "nginx-server", "", "nginx + HTTP floor", "nginx-floor", None),
+        ]
+        for cell, measure, server, query, floor, floor_server, target in specs:
+            if run := best.get(f"{server}/{name}{query}"):
+                per = body.students if measure == "students/s" else 1
+                pair = (run, best[f"{floor_server}/{name}"])
+                value, under = (getattr(r, MEASURES[measure]) * per for r in pair)
+                rows.append(Row(f"{cell}, {body.label}", measure, value, floor, under, target))
     if "nginx-server/single" not in best:  # plan() leaves nginx out only when it is missing
-        rows.append(Row("As deployed: nginx → server", "skipped: nginx not installed", math.nan,
-                        "nginx + HTTP floor", math.nan))  # fmt: skip
+        skipped = "skipped: nginx not installed"
+        rows.append(Row(deployed, skipped, math.nan, "nginx + HTTP floor", math.nan))
     return rows
 
 
 def memory_rows(args, cold: dict, floor_memory: dict, targets: dict) -> list[Row]:
-    json_mb, csv_mb, floor_mb = (max(m["rss"] for m in memory.values()) / MB
-                                 for memory in (cold["after_json"], cold["after_csv"],
-                                                floor_memory))  # fmt: skip
+    memories = (cold["after_json"], cold["after_csv"], floor_memory)
+    json_mb, csv_mb, floor_mb = (max(m["rss"] for m in memory.values()) / MB for memory in memories)
     rss_mb, cold_s = targets["worker_rss_mb"], targets["cold_start_s"]
+    after = f"Worker memory after {args.rss_predictions:,} JSON predictions"
+    then = f"… then {RSS_CSV_POSTS * args.csv_rows:,} CSV students more"
+    launch = "Cold start: Procfile command → first 200 on /predictdata"
+    small = (f"≤ {rss_mb:g} MB", lambda v, r: v <= rss_mb)
+    quick = (f"≤ {cold_s:g} s", lambda v, r: v <= cold_s)
     return [
-        Row(f"Worker memory after {args.rss_predictions:,} JSON predictions", "RSS MB", json_mb,
-            "floor app worker", floor_mb, Target(f"≤ {rss_mb:g} MB", lambda v, r: v <= rss_mb)),
-        Row(f"… then {RSS_CSV_POSTS * args.csv_rows:,} CSV students more", "RSS MB", csv_mb,
-            "floor app worker", floor_mb),
-        Row("Cold start: Procfile command → first 200 on /predictdata", "s", min(cold["server"]),
-            "floor app", min(cold["floor"]), Target(f"≤ {cold_s:g} s", lambda v, r: v <= cold_s)),
-    ]  # fmt: skip
+        Row(after, "RSS MB", json_mb, "floor app worker", floor_mb, small),
+        Row(then, "RSS MB", csv_mb, "floor app worker", floor_mb),
+        Row(launch, "s", min(cold["server"]), "floor app", min(cold["floor"]), quick),
+    ]
 
 
-def parse_args(argv: list[str] | None):
+def main(argv: list[str] | None = None) -> int:
     parser = arguments("benchmarks.server_bench", __doc__)
     add = parser.add_argument
     add("--duration", type=float, default=10.0, help="seconds per wrk round")
     add("--rounds", type=int, default=2, help="rounds per cell, best kept")
     add("--csv-rows", type=int, default=CSV_STUDENTS, help="students in the CSV body")
-    add("--rss-predictions", type=int, default=RSS_PREDICTIONS,
-        help="predictions served before reading the workers' memory")  # fmt: skip
+    served = "predictions served before reading the workers' memory"
+    add("--rss-predictions", type=int, default=RSS_PREDICTIONS, help=served)
     args = parser.parse_args(argv)
     if args.rounds < 1 or args.duration <= 0 or shutil.which("wrk") is None:
-        parser.error("--rounds must be at least 1, --duration positive, and wrk installed "
-                     "(apt-get install -y wrk)")  # fmt: skip
-    return args
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+        parser.error("--rounds must be at least 1, --duration positive, wrk installed (apt)")
     logging.basicConfig(level=logging.INFO, format="[bench %(asctime)s] %(message)s")
     started, load_before = datetime.now(UTC), os.getloadavg()
     metadata = ModelStore(load_settings().store_dir).load().metadata
@@ -268,31 +249,27 @@ def main(argv: list[str] | None = None) -> int:
         cold = cold_starts_and_memory(args, bodies, Path(tmp))
         runs, floor_memory = load_cells(args, bodies, Path(tmp))
     best = {cell: max(rounds, key=lambda r: r.rps) for cell, rounds in runs.items()}
-    targets = load_thresholds().server_bench
+    targets = load_thresholds()["server_bench"]
     rows = build_rows(bodies, best, targets) + memory_rows(args, cold, floor_memory, targets)
-    text = bench_table(rows, [
-        f"wrk -t2 -c8 (-c{MANY_CONNECTIONS} where it says so, -c2 for CSV), best of "
-        f"{args.rounds} interleaved rounds per cell (highest req/s, with that round's "
-        "latencies); cold start: best of as many launches.",
-        f"Load average {load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after. The "
-        "workers' CPU-µs per request is what other load on the machine moves least; through "
-        "nginx it counts nginx's workers too.",
-        "Latency at -c8 on 2 sync workers is mostly queueing: p50 ≈ 8 / (req/s).",
-    ])  # fmt: skip
+    notes = [
+        f"wrk -t2 -c8 (-c{MANY_CONNECTIONS} where it says so, -c2 for CSV), best of {args.rounds} "
+        "interleaved rounds per cell (highest req/s); cold start: best of as many launches.",
+        f"Load average {load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after.",
+    ]
     # Each cell's best round in full: what the ratios were computed from.
-    text += "\n" + markdown(
-        ("wrk cell", "req/s", "p50 ms", "p99 ms", "server CPU-µs/req"),
-        [(cell, f"{r.rps:,.1f}", f"{r.p50_ms:.2f}", f"{r.p99_ms:.2f}", f"{r.cpu_us:,.0f}")
-         for cell, r in best.items()])  # fmt: skip
+    header = ("wrk cell", "req/s", "p50 ms", "p99 ms", "server CPU-µs/req")
+    cells = [
+        (c, f"{r.rps:,.1f}", f"{r.p50_ms:.2f}", f"{r.p99_ms:.2f}", f"{r.cpu_us:,.0f}")
+        for c, r in best.items()
+    ]
+    text = bench_table(rows, notes) + "\n" + markdown(header, cells)
     print(text)
     folder = report_dir(args.reports_dir, "server")
     (folder / "table.md").write_text(text)
-    records = [{**asdict(r), "target": r.target and r.target.text, "ratio": r.ratio,
-                "result": r.result} for r in rows]  # fmt: skip
     report = {
         "started": started.isoformat(),
         "arguments": vars(args),
-        "rows": records,
+        "rows": [asdict(row) for row in rows],
         "cold_start": cold,
         "floor_memory": floor_memory,
         "wrk_rounds": {c: [asdict(r) for r in rounds] for c, rounds in runs.items()},

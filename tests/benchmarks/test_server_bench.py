@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.nginx import NGINX
+from benchmarks.launcher import NGINX
 from benchmarks.server_bench import WrkRun, build_rows, make_bodies, plan
 from benchmarks.verdict import BENCH_COLUMNS, bench_table, load_thresholds
 from model_store.store import DEFAULT_ROOT, ModelStore
@@ -88,7 +88,7 @@ def test_the_as_deployed_cells_stand_on_their_own_floor_or_say_why_not(run):
 def test_every_target_of_the_thresholds_file_gets_a_verdict(run):
     judged = [r for r in table_rows(run[0]) if r["Target"] != "–"]
     assert {r["Result"] for r in judged} <= {"PASS", "MISS"}
-    targets, limits = " ".join(r["Target"] for r in judged), load_thresholds().server_bench
+    targets, limits = " ".join(r["Target"] for r in judged), load_thresholds()["server_bench"]
     assert f"≥ {limits['single_share_of_floor']:.0%} of floor" in targets
     assert f"≥ {limits['many_share_of_floor']:.0%} of floor" in targets
     assert f"≤ {limits['worker_rss_mb']:g} MB" in targets
@@ -114,10 +114,10 @@ def test_the_report_holds_the_table_and_raw_wrk_output(run):
 
 
 def test_without_nginx_the_as_deployed_row_says_it_was_skipped(tmp_path):
-    run = WrkRun(100, 1.0, 1.0, 2.0, 0.05, "")
+    run = WrkRun(rps=100.0, p50_ms=1.0, p99_ms=2.0, cpu_us=500.0, output="")
     bodies = make_bodies(ModelStore(DEFAULT_ROOT).load().metadata, tmp_path, csv_students=10)
     best = {f"{server}/{body}{query}": run for server, body, query in plan(nginx=False)}
-    rows = build_rows(bodies, best, load_thresholds().server_bench)
+    rows = build_rows(bodies, best, load_thresholds()["server_bench"])
     assert not [row for row in rows if row.cell.startswith("nginx")]
     (skipped,) = [row for row in rows if row.cell.startswith("As deployed")]
     assert skipped.measure == "skipped: nginx not installed"
