@@ -126,9 +126,10 @@ def cold_starts_and_memory(args, bodies: dict[str, Body], logs: Path) -> dict:
     the server's workers' memory after many JSON predictions, then after big CSVs."""
     probe, cold = bodies["single"], {"floor": [], "server": []}
     for round_, name in ((r, n) for r in range(args.rounds) for n in ("floor", "server")):
-        with running(logs / f"{name}-cold-{round_}.log", venv=SERVE_VENV, app=APPS.get(name)) as s:
+        log = logs / f"{name}-cold-{round_}.log"
+        with running(log, venv=SERVE_VENV, app=APPS.get(name), **served_from(args, name)) as s:
             cold[name].append(s.wait_serving(probe.data, probe.content_type))
-    with running(logs / "server-memory.log", venv=SERVE_VENV) as server:
+    with running(logs / "server-memory.log", venv=SERVE_VENV, **served_from(args)) as server:
         server.wait_ready()
         url, pids = server.url + PREDICT_PATH, server.worker_pids()
         bulk, csv = bodies["bulk"], bodies["csv"]
@@ -149,7 +150,8 @@ def load_cells(args, bodies: dict[str, Body], logs: Path) -> tuple[dict, dict]:
         servers = {}
         for name in ("floor", "model-floor", "server"):
             log = logs / f"{name}.log"
-            servers[name] = stack.enter_context(running(log, venv=SERVE_VENV, app=APPS.get(name)))
+            options = {"venv": SERVE_VENV, "app": APPS.get(name), **served_from(args, name)}
+            servers[name] = stack.enter_context(running(log, **options))
         for name, upstream in BEHIND_NGINX.items() if NGINX else ():
             servers[name] = launch_nginx(servers[upstream], logs / name)
             stack.callback(servers[name].stop)
@@ -168,6 +170,11 @@ def load_cells(args, bodies: dict[str, Body], logs: Path) -> tuple[dict, dict]:
                 for server in measured:
                     server.wait_idle()
         return runs, servers["floor"].memory()
+
+
+def served_from(args, name: str = "server") -> dict:
+    """Where the server (not the floors) is started: `--checkout`, or this checkout."""
+    return {"cwd": args.checkout} if args.checkout and name == "server" else {}
 
 
 def build_rows(bodies: dict[str, Body], best: dict[str, WrkRun], targets: dict) -> list[Row]:
@@ -238,6 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     add("--csv-rows", type=int, default=CSV_STUDENTS, help="students in the CSV body")
     served = "predictions served before reading the workers' memory"
     add("--rss-predictions", type=int, default=RSS_PREDICTIONS, help=served)
+    before = "serve the server cells from this checkout (its code and model), e.g. a worktree "
+    add("--checkout", type=Path, help=before + "of the commit before a change")
     args = parser.parse_args(argv)
     if args.rounds < 1 or args.duration <= 0 or shutil.which("wrk") is None:
         parser.error("--rounds must be at least 1, --duration positive, wrk installed (apt)")
