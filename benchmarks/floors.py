@@ -7,8 +7,6 @@ at least, so the rest of the gap is ours.
 
 from __future__ import annotations
 
-import sys
-
 import falcon
 
 from model_store.onnx_io import build_feeds, open_session, predict, records_to_columns
@@ -22,13 +20,9 @@ class Floor:
         if with_model:
             settings = load_settings()
             stored = ModelStore(settings.store_dir).load(settings.model_version)
-            self._metadata, records = stored.metadata, stored.metadata["parity_sample"]["records"]
+            self._metadata = stored.metadata
+            self._records = stored.metadata["parity_sample"]["records"]
             self._session = open_session(stored.onnx_bytes, settings.ort_threads)
-            # One shared str object per category, as the server's parsers hand them on.
-            self._records = [
-                {k: sys.intern(v) if isinstance(v, str) else v for k, v in r.items()}
-                for r in records
-            ]
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = req.bounded_stream.read()  # all of it, as the server must
