@@ -8,7 +8,7 @@ PIP_FLAGS := --quiet --disable-pip-version-check
 # The Procfile's web command, run as Elastic Beanstalk runs it.
 WEB_COMMAND = $(shell sed -n 's/^web: *//p' Procfile)
 
-.PHONY: install serve train publish test soak lint lock bundle bench release-bench inprocess-bench clean
+.PHONY: install serve train publish test test-serving test-dev test-tools soak lint lock bundle bench release-bench inprocess-bench clean
 
 # The requirements*.txt files are locks made by `make lock`: every package
 # pinned with its hashes, so pip checks each download against them
@@ -59,9 +59,23 @@ lock: $(VENV)/.installed
 	$(UV_COMPILE) requirements-dev.in -c requirements-train.txt -c requirements-test-serving.txt \
 		-o requirements-dev.txt
 
+# Three pytest runs, two at a time (much of each is waiting on a server or a
+# child process): the serving suite, then the tests that run our tools
+# (benchmarks, deploy, docs), beside the rest of the development suite. A new
+# tests/ folder lands in test-dev. --output-sync prints each run's output whole
+# as it ends; every run runs, and any failing fails test.
+TOOL_TESTS := tests/benchmarks tests/deploy tests/docs
 test: install lint
+	$(MAKE) --no-print-directory --jobs=2 --keep-going --output-sync=target test-dev test-serving test-tools
+
+test-serving: $(SERVE_VENV)/.installed
 	$(SRV)/python -m pytest tests/server -q
-	$(DEV)/python -m pytest tests -q --ignore=tests/server
+
+test-dev: $(VENV)/.installed
+	$(DEV)/python -m pytest tests -q --ignore=tests/server $(TOOL_TESTS:%=--ignore=%)
+
+test-tools: $(VENV)/.installed
+	$(DEV)/python -m pytest $(TOOL_TESTS) -q
 
 # The server benchmark: wrk against the Procfile's server (and through our nginx
 # files), each figure a ratio to floors measured in the same run.

@@ -10,7 +10,6 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from benchmarks.launcher import Server
-from tests.support import servers
 from tests.support.browser import (
     GOOD_CSV,
     LABELS,
@@ -19,22 +18,11 @@ from tests.support.browser import (
     screenshot,
     watched_page,
 )
-from tests.support.excluded import EXCLUDED, publish_excluded
+from tests.support.excluded import EXCLUDED
 from tests.support.http import request
 from tests.support.models import STUDENT
 
 KEPT = {name: value for name, value in STUDENT.items() if name not in EXCLUDED}
-
-
-@pytest.fixture(scope="module")
-def excluded_server(tmp_path_factory) -> Iterator[Server]:
-    store = publish_excluded(tmp_path_factory.mktemp("excluded"))
-    running = servers.start(store.root, tmp_path_factory.mktemp("log") / "server.log")
-    try:
-        running.wait_ready(timeout=60)
-        yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture

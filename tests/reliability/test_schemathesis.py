@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import urllib.request
+from collections.abc import Iterator
 
 import pytest
 import schemathesis
@@ -26,8 +27,10 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from benchmarks.launcher import Server
 from model_store.store import DEFAULT_ROOT, ModelStore
 from server.openapi import build_openapi
+from tests.support import servers
 from tests.support.models import copy_committed_store
 
 _committed = ModelStore(DEFAULT_ROOT)
@@ -43,14 +46,29 @@ CHECKS = [
 ]
 
 
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> Iterator[Server]:
+    """One real server on a copy of the committed store for every operation: the
+    requests only read it, and a worker a request crashed shows in the pid check."""
+    root = tmp_path_factory.mktemp("schemathesis")
+    running = servers.start(copy_committed_store(root / "store").root, root / "server.log")
+    try:
+        running.wait_ready()
+        running.initial_workers = running.worker_pids()
+        yield running
+    finally:
+        running.stop()
+
+
 @pytest.fixture
-def server_url(start_server, tmp_path) -> str:
-    """The real server on a copy of the committed store, serving DOCUMENT."""
-    server = start_server(copy_committed_store(tmp_path / "store").root)
+def server_url(server) -> Iterator[str]:
+    """The shared server's URL, once it is checked to serve DOCUMENT; afterwards, no
+    worker may have been replaced (a crash would otherwise hide behind a fresh one)."""
     with urllib.request.urlopen(f"{server.url}/openapi.json", timeout=10) as response:
         served = json.load(response)
     assert served == DOCUMENT, "the server's /openapi.json is not the document under test"
-    return server.url
+    yield server.url
+    assert server.worker_pids() == server.initial_workers, server.log()[-3000:]
 
 
 @schema.parametrize()

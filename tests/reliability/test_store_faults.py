@@ -27,22 +27,24 @@ from tests.support.workload import (
 )
 
 # Publishes one model again and again (new version ids each time) until killed;
-# with a start time, waits for it first, so two children can publish at once.
+# told to wait, it reads a line from stdin first, so two children can publish at once.
 PUBLISHER = """
-import json, sys, time
+import json, sys
 from pathlib import Path
 from model_store.store import ModelStore
 store = ModelStore(sys.argv[1])
 onnx_bytes, metadata = Path(sys.argv[2]).read_bytes(), json.loads(Path(sys.argv[3]).read_text())
-start, times = float(sys.argv[4]), int(sys.argv[5])
+wait, times = sys.argv[4] == "wait", int(sys.argv[5])
 print("ready", flush=True)
-time.sleep(max(0.0, start - time.time()))
+if wait:
+    sys.stdin.readline()
 for _ in range(times):
     print(store.publish(onnx_bytes, metadata), flush=True)
 """
 
 
-def publisher(store, files, start: float = 0.0, times: int = 10**6) -> subprocess.Popen:
+def publisher(store, files, wait: bool = False, times: int = 10**6) -> subprocess.Popen:
+    """A child publishing `files`; with `wait`, it starts once a line reaches its stdin."""
     child = subprocess.Popen(
         [
             sys.executable,
@@ -50,10 +52,11 @@ def publisher(store, files, start: float = 0.0, times: int = 10**6) -> subproces
             PUBLISHER,
             str(store.root),
             *map(str, files),
-            str(start),
+            "wait" if wait else "go",
             str(times),
         ],
         cwd=REPO,
+        stdin=subprocess.PIPE if wait else None,
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -112,8 +115,10 @@ def test_two_publishes_at_once_both_land_and_a_reload_serves_the_promoted_one(
 ):
     server = start_server(store.root)
     before, base = set(store.versions()), store.current_version()
-    start = time.time() + 2.0  # both children are up and waiting by then
-    children = [publisher(store, write_version(store, p, tmp_path, base), start, 1) for p in (3, 5)]
+    children = [publisher(store, write_version(store, p, tmp_path, base), True, 1) for p in (3, 5)]
+    for child in children:  # both are up and waiting: let them go together
+        child.stdin.write("go\n")
+        child.stdin.flush()
     published = [child.communicate(timeout=30)[0].split() for child in children]
     assert [child.returncode for child in children] == [0, 0]
     (first,), (second,) = published

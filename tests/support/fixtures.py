@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import falcon.testing
@@ -12,6 +13,7 @@ from model_store.store import ModelStore
 from server.model import ServedModel, load_verified_model
 from tests.support import servers
 from tests.support.clients import make_client
+from tests.support.excluded import publish_excluded
 from tests.support.models import copy_committed_store, publish_without_options
 
 
@@ -54,3 +56,16 @@ def start_server(tmp_path: Path):
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def excluded_server(tmp_path_factory) -> Iterator[Server]:
+    """The Procfile's server on a version trained without gender and race, trained once
+    for the API's and the page's tests, which only read it."""
+    store = publish_excluded(tmp_path_factory.mktemp("excluded"))
+    running = servers.start(store.root, tmp_path_factory.mktemp("log") / "server.log")
+    try:
+        running.wait_ready(timeout=60)
+        yield running
+    finally:
+        running.stop()
