@@ -25,6 +25,9 @@ DEFAULT_ORT_THREADS = 1  # per worker; workers already use every core (see bench
 DEFAULT_TIMEOUT = 30
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 DEFAULT_MAX_ROWS = 100_000
+# Gunicorn's limit on the request line (method, path and query), its default made
+# explicit: the OpenAPI document lists the 414 Gunicorn answers over it.
+MAX_REQUEST_LINE_BYTES = 4094
 # Tests only: milliseconds slept before every POST /predictdata, so the release
 # gate's tests can prove a slowed server is a no-go. Unset (0) in every deployment.
 TEST_DELAY_ENV = "STUDYPREDICT_TEST_DELAY_MS"

@@ -15,7 +15,13 @@ import sys
 import tempfile
 
 from model_store.store import ModelStore, StoreError
-from server.config import METRICS_DIR_ENV, ConfigError, hand_over_version, load_settings
+from server.config import (
+    MAX_REQUEST_LINE_BYTES,
+    METRICS_DIR_ENV,
+    ConfigError,
+    hand_over_version,
+    load_settings,
+)
 from server.keys import open_mode_warning
 from server.oversize import DRAIN_FACTOR, LINGER_SECONDS, linger_after_answer
 from server.preflight import verify_in_child
@@ -47,6 +53,7 @@ workers = settings.workers
 worker_class = "sync"
 timeout = settings.timeout
 graceful_timeout = 30
+limit_request_line = MAX_REQUEST_LINE_BYTES
 # Load the app in each worker after fork: each worker owns its onnxruntime
 # session, and SIGHUP loads a newly promoted version.
 preload_app = False

@@ -14,6 +14,7 @@ import falcon
 import msgspec
 
 from server.access import HOW_TO_SEND, OPEN_ROUTES
+from server.config import MAX_REQUEST_LINE_BYTES
 from server.contract import ServingContract, Status
 from server.drift_resource import DriftAnswer
 from server.errors import MAX_REPORTED_ERRORS, ErrorAnswer
@@ -139,6 +140,11 @@ def openapi_document(
             },
             "400": failure("Malformed JSON or CSV"),
             "413": failure("Body or row count over the limit"),
+            "414": text(
+                "text/html",
+                f"Request line (path and query) over {MAX_REQUEST_LINE_BYTES:,} bytes: "
+                "refused by Gunicorn before the app, as HTML",
+            ),
             "415": failure("Unsupported Content-Type or Content-Encoding"),
             "422": failure("Invalid fields or options; nothing was scored"),
             "500": failure("Unexpected error (logged with the request id)"),

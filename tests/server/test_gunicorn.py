@@ -12,6 +12,7 @@ import subprocess
 
 from benchmarks.launcher import procfile_web_command
 from model_store.store import ModelStore
+from server.config import MAX_REQUEST_LINE_BYTES
 from tests.support.http import predict, request
 from tests.support.models import REPO, STUDENT
 from tests.support.servers import VENV, wait_for
@@ -116,3 +117,13 @@ def test_bad_setting_stops_the_start_naming_the_variable(store, start_server):
     server = start_server(store.root, wait=False, MAX_ROWS="many")
     assert server.process.wait(timeout=20) != 0
     assert "MAX_ROWS='many' is not a whole number" in server.log()
+
+
+def test_a_request_line_over_the_limit_is_a_documented_414(store, start_server):
+    server = start_server(store.root)
+    long_query = "interval=" + "9" * MAX_REQUEST_LINE_BYTES
+    status, _, body = request(f"{server.url}/predictdata?{long_query}", b"{}")
+    assert status == 414, body
+    _, _, document = request(server.url + "/openapi.json")
+    assert "414" in json.loads(document)["paths"]["/predictdata"]["post"]["responses"]
+    assert predict(server, STUDENT)[0] == 200
