@@ -164,7 +164,7 @@ class ModelContract(msgspec.Struct, frozen=True):
         matrix = np.empty((len(columns[self.features[0].name]), len(self.features)), np.float32)
         for j, feature in enumerate(self.features):
             values = columns[feature.name]
-            if isinstance(feature, CategoricalFeature) and not _is_integer_array(values):
+            if isinstance(feature, CategoricalFeature) and not holds_codes(values):
                 values = _codes(feature, values)
             matrix[:, j] = values
         return matrix
@@ -187,5 +187,9 @@ def _codes(feature: CategoricalFeature, values: Iterable[str]) -> np.ndarray:
     return np.fromiter(map(_code_table(feature).__getitem__, values), dtype=np.intp)
 
 
-def _is_integer_array(values: object) -> bool:
-    return isinstance(values, np.ndarray) and values.dtype.kind in "iu"
+def holds_codes(values: Sequence) -> bool:
+    """Whether a categorical column holds codes (an integer array, or a list of ints
+    as the parsers give a few students), not the categories' text."""
+    if isinstance(values, np.ndarray):
+        return values.dtype.kind in "iu"
+    return len(values) > 0 and isinstance(values[0], int)

@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from model_store.contract import holds_codes
+from server.batch import FEW_STUDENTS
 from server.drift_reference import DriftReference
 
 
@@ -20,7 +22,7 @@ class CohortCounter:
     Python, where numpy's per-call cost would outweigh the work.
     """
 
-    SMALL_BATCH = 16  # students; at most this many are counted in plain Python
+    SMALL_BATCH = FEW_STUDENTS  # at most this many are counted in plain Python
 
     def __init__(self, reference: DriftReference) -> None:
         self.reference = reference
@@ -55,7 +57,7 @@ class CohortCounter:
             return np.zeros(self._size, dtype=np.int64)
         if size <= self.SMALL_BATCH:
             return np.bincount(self.cells_by_value(columns), minlength=self._size)
-        cells = [self._codes(name, columns[name]) + offset for name, offset in self._categorical]
+        cells = [np.add(self._codes(n, columns[n]), offset) for n, offset in self._categorical]
         for field, offset in self._numeric:
             # Float32 as the model sees them, compared exactly with the float64 edges.
             scores = np.asarray(columns[field.name])
@@ -74,7 +76,7 @@ class CohortCounter:
             cells.extend(offset + bisect.bisect_right(edges, v) for v in columns[field.name])
         return cells
 
-    def _codes(self, name: str, values: Sequence) -> np.ndarray:
-        if isinstance(values, np.ndarray) and values.dtype.kind in "iu":
+    def _codes(self, name: str, values: Sequence) -> Sequence[int]:
+        if holds_codes(values):
             return values
         return np.fromiter(map(self._code_of[name].__getitem__, values), np.intp, len(values))

@@ -22,7 +22,7 @@ import numpy as np
 from msgspec.structs import astuple
 
 from model_store.contract import normalise_column_name
-from server.batch import Batch
+from server.batch import FEW_STUDENTS, Batch
 from server.contract import ServingContract
 from server.errors import JSON_ROWS, ErrorCollector, InvalidRecords, MalformedBody, TooLarge
 from server.rules import ID_FIELD, check_id, json_type_name
@@ -66,10 +66,14 @@ class JsonParser:
         )
 
     def _coded(self, columns: dict) -> dict:
-        """The validated columns with each category as its code."""
+        """The validated columns with each category as its code: a list for a few
+        students, where numpy's per-call cost would be most of the work."""
         for name, codes in self._codes.items():
             column = columns[name]
-            columns[name] = np.fromiter(map(codes.__getitem__, column), np.intp, len(column))
+            if len(column) <= FEW_STUDENTS:
+                columns[name] = [codes[value] for value in column]
+            else:
+                columns[name] = np.fromiter(map(codes.__getitem__, column), np.intp, len(column))
         return columns
 
     def _with_spellings_read(self, student: object) -> object:
