@@ -192,4 +192,4 @@ def holds_codes(values: Sequence) -> bool:
     as the parsers give a few students), not the categories' text."""
     if isinstance(values, np.ndarray):
         return values.dtype.kind in "iu"
-    return len(values) > 0 and isinstance(values[0], int)
+    return len(values) > 0 and isinstance(values[0], int | np.integer)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Mapping, Sequence
+from itertools import chain
 
 import numpy as np
 
@@ -63,6 +64,17 @@ class CohortCounter:
             scores = np.asarray(columns[field.name])
             cells.append(np.searchsorted(field.edges, scores, side="right") + offset)
         return np.bincount(np.concatenate(cells), minlength=self._size)
+
+    def joined(self, batches: Sequence[Mapping[str, Sequence]]) -> tuple[int, dict]:
+        """Several requests' columns as one batch, and its size: one conversion per
+        field, not one per request (these are many requests of a few students)."""
+        joined = {}
+        for name, _ in self._categorical:
+            joined[name] = self._codes(name, list(chain.from_iterable(b[name] for b in batches)))
+        for field, _ in self._numeric:
+            scores = chain.from_iterable(b[field.name] for b in batches)
+            joined[field.name] = np.fromiter(scores, np.float64)
+        return len(next(iter(joined.values()), ())), joined
 
     def cells_by_value(self, columns: Mapping[str, Sequence]) -> list[int]:
         """The cell of each student in each field, in plain Python (for a few students)."""

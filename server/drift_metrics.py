@@ -75,7 +75,7 @@ class DriftCounts:
         self._recent = [recent.labels(version, *cell) for cell in self._cells]
         size = len(self._cells)
         self._pending = np.zeros(size, dtype=np.int64)
-        self._pending_few = [0] * size
+        self._few: list[Mapping[str, Sequence]] = []  # small requests' columns, counted at flush
         self._minutes = np.zeros((window_minutes, size), dtype=np.int64)
         self._newest_minute: int | None = None
         self._published = np.zeros(size, dtype=np.int64)
@@ -95,12 +95,12 @@ class DriftCounts:
         return self._counter.as_arrays(columns)
 
     def record(self, columns: Mapping[str, Sequence], size: int) -> None:
-        """Count a scored request's students."""
+        """Count a scored request's students: a few students' columns are kept and
+        counted with the others' at the next flush, in one vectorised count, since
+        counting them one request at a time would cost more than scoring them."""
         if size <= self._counter.SMALL_BATCH:
-            cells = self._counter.cells_by_value(columns)
             with self._adding:
-                for cell in cells:  # a list: a few increments cost less than any numpy call
-                    self._pending_few[cell] += 1
+                self._few.append(columns)
         else:
             counts = self._counter.count(columns, size)
             with self._adding:
@@ -116,9 +116,12 @@ class DriftCounts:
         """Write this worker's pending counts and its recent window to prometheus-client."""
         with self._flushing:
             with self._adding:
-                pending = self._pending + self._pending_few
+                pending, few = self._pending.copy(), self._few
                 self._pending[:] = 0
-                self._pending_few = [0] * len(self._cells)
+                self._few = []
+            if few:
+                students, joined = self._counter.joined(few)
+                pending += self._counter.count(joined, students)
             row = self._roll_window()
             self._minutes[row] += pending
             window = self._minutes.sum(axis=0)
