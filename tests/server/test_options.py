@@ -235,3 +235,15 @@ def test_for_the_linear_committed_model_points_grow_with_the_distance_from_the_r
     assert points[1] == pytest.approx(2 * points[0], abs=0.02)
     assert points[2] == pytest.approx(-points[0], abs=0.02)
     assert points[0] != 0
+
+
+def test_a_students_range_is_the_same_alone_and_in_a_cohort(client):
+    # A few students are scored value by value, more with numpy: the same hundredths.
+    cohort = [
+        {**STUDENT, "reading_score": 3.37 * i, "writing_score": 100 - 2.91 * i} for i in range(20)
+    ]
+    together = post(client, cohort, "interval=90").json["predictions"]
+    for student, answer in zip(cohort, together, strict=True):
+        alone = post(client, student, "interval=90").json
+        del alone["model_version"]
+        assert alone == answer
