@@ -12,7 +12,7 @@ import json
 import pytest
 
 from tests.support import hostile, servers
-from tests.support.models import STUDENT, copy_committed_store
+from tests.support.models import STUDENT
 from tests.support.traffic import Answer, exchange, post_head
 
 ENTRIES = hostile.load()
@@ -28,14 +28,8 @@ def _param(entry: dict):
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    root = tmp_path_factory.mktemp("hostile")
-    running = servers.start(copy_committed_store(root / "store").root, root / "server.log")
-    try:
-        running.wait_ready()
-        running.initial_workers = running.worker_pids()
+    with servers.watched_committed_server(tmp_path_factory.mktemp("hostile")) as running:
         yield running
-    finally:
-        running.stop()
 
 
 def normal_request(server) -> Answer:

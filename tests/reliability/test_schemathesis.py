@@ -31,7 +31,6 @@ from benchmarks.launcher import Server
 from model_store.store import DEFAULT_ROOT, ModelStore
 from server.openapi import build_openapi
 from tests.support import servers
-from tests.support.models import copy_committed_store
 
 _committed = ModelStore(DEFAULT_ROOT)
 DOCUMENT = build_openapi(_committed.metadata(_committed.current_version()))
@@ -50,14 +49,8 @@ CHECKS = [
 def server(tmp_path_factory) -> Iterator[Server]:
     """One real server on a copy of the committed store for every operation: the
     requests only read it, and a worker a request crashed shows in the pid check."""
-    root = tmp_path_factory.mktemp("schemathesis")
-    running = servers.start(copy_committed_store(root / "store").root, root / "server.log")
-    try:
-        running.wait_ready()
-        running.initial_workers = running.worker_pids()
+    with servers.watched_committed_server(tmp_path_factory.mktemp("schemathesis")) as running:
         yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture

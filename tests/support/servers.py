@@ -5,12 +5,14 @@ from __future__ import annotations
 import socket
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
 
 from benchmarks.launcher import Server, launch
+from tests.support.models import copy_committed_store
 
 # The running interpreter's venv: its bin goes first on PATH, as an activated
 # environment on Elastic Beanstalk has it.
@@ -21,6 +23,20 @@ def start(store_dir: Path, log_path: Path, **env: str) -> Server:
     """The Procfile's server on `store_dir`; returns at once (call wait_ready) and the
     caller stops it."""
     return launch(log_path, {"MODEL_STORE_DIR": str(store_dir), **env}, venv=VENV)
+
+
+@contextmanager
+def watched_committed_server(folder: Path) -> Iterator[Server]:
+    """The server on a copy of the committed store in `folder`, ready, its first
+    workers' pids kept as `initial_workers`: a worker a request crashed shows as a
+    new pid. Stopped on leaving the block."""
+    running = start(copy_committed_store(folder / "store").root, folder / "server.log")
+    try:
+        running.wait_ready()
+        running.initial_workers = running.worker_pids()
+        yield running
+    finally:
+        running.stop()
 
 
 def free_port() -> int:
