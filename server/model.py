@@ -12,9 +12,8 @@ import onnxruntime as ort
 from model_store.contributions import shapley_contributions
 from model_store.onnx_io import check_parity_sample, open_session
 from model_store.store import IntegrityError, ModelStore, StoreError
+from server.batch import FEW_STUDENTS
 from server.contract import ServingContract
-
-FEW_VALUES = 8  # below this, Python's round() is cheaper than numpy's
 
 
 class Scored(msgspec.Struct, frozen=True):
@@ -77,7 +76,7 @@ class ServedModel:
 def hundredths(values: np.ndarray) -> list[float]:
     """Rounded as np.round rounds (x100, to even, /100), in Python for a few values:
     numpy's per-call cost is most of a one-student answer's rounding."""
-    if len(values) <= FEW_VALUES:
+    if len(values) <= FEW_STUDENTS:
         return [round(value * 100) / 100 for value in values.tolist()]
     return np.round(values, 2).tolist()
 
