@@ -8,7 +8,7 @@ added to an answer is written in its Struct below and nowhere else.
 
 # No `from __future__ import annotations`: msgspec reads the annotations of the
 # answer Structs made in _answer_types, whose types are local to that function.
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import repeat
 from typing import TYPE_CHECKING, Annotated, Literal, Union
@@ -19,6 +19,7 @@ from model_store.contract import CategoricalFeature, ModelContract
 from model_store.store import IntegrityError
 from server.batch import Batch
 from server.drift import DriftReport
+from server.json_output import CohortText
 from server.options import QueryOptions
 from server.rules import ID_FIELD, INT64_BOUND, FeatureRule, rules_for
 
@@ -51,6 +52,7 @@ class ServingContract:
     single: type[msgspec.Struct]
     bulk: type[msgspec.Struct]
     decoder: msgspec.json.Decoder
+    cohort_text: CohortText
 
     @classmethod
     def build(cls, model: ModelContract, reportable: bool = False) -> "ServingContract":
@@ -61,16 +63,19 @@ class ServingContract:
             )
         student = _student_record(model)
         contributions, prediction, single, bulk = _answer_types(model)
+        options = QueryOptions(model, reportable)
+        low, high = model.target.minimum, model.target.maximum
         return cls(
             model=model,
             rules=rules_for(model),
             student=student,
-            options=QueryOptions(model, reportable),
+            options=options,
             contributions=contributions,
             prediction=prediction,
             single=single,
             bulk=bulk,
             decoder=msgspec.json.Decoder(Union[student, list[student]]),  # noqa: UP007
+            cohort_text=CohortText(prediction, low, high, options.half_widths),
         )
 
     @classmethod
@@ -84,10 +89,17 @@ class ServingContract:
     ) -> msgspec.Struct:
         """The JSON answer: one student's, or the cohort's in request order.
 
-        Answers are made positionally, in Prediction's field order: the score,
-        the id, then the optional fields only when asked for."""
-        optional = self._optional_columns(scored)
+        A cohort's predictions are looked up as text (server/json_output.py) unless
+        explained; otherwise answers are made positionally, in Prediction's field
+        order: the score, the id, then the optional fields only when asked for."""
         report = msgspec.UNSET if drift is None else drift
+        if scored.cents is not None and scored.contributions is None and not batch.single:
+            text = self.cohort_text.predictions(scored.cents, batch.ids, scored.interval_level)
+            if text is not None:  # written verbatim where the predictions go
+                return self.bulk(
+                    model_version=version, count=batch.size, predictions=text, drift=report
+                )
+        optional = self._optional_columns(scored)
         if batch.single:
             ident = batch.ids[0] if batch.ids is not None else msgspec.UNSET
             if not optional:
@@ -115,7 +127,7 @@ class ServingContract:
         if scored.interval_level is None:
             interval = [unset, unset, unset]
         else:
-            ends = [scored.lower.tolist(), scored.upper.tolist()]
+            ends = [_as_list(scored.lower), _as_list(scored.upper)]
             interval = [*ends, repeat(scored.interval_level)]
         if scored.contributions is None:
             explained = [unset, unset]
@@ -123,6 +135,10 @@ class ServingContract:
             points = map(self.contributions, *(p.tolist() for p in scored.contributions.values()))
             explained = [points, repeat(scored.baseline)]
         return [*interval, *explained]
+
+
+def _as_list(values: Sequence[float]) -> list[float]:
+    return values if isinstance(values, list) else values.tolist()
 
 
 def _student_record(model: ModelContract) -> type[msgspec.Struct]:

@@ -14,17 +14,19 @@ from model_store.onnx_io import check_parity_sample, open_session
 from model_store.store import IntegrityError, ModelStore, StoreError
 from server.batch import FEW_STUDENTS
 from server.contract import ServingContract
+from server.intervals import interval_ends
 
 
 class Scored(msgspec.Struct, frozen=True):
     """A request's answers, column by column, in hundredths; the optional ones only
-    when asked for, as arrays (the CSV answer writes them without a list). A Struct
-    rather than a dataclass: made on every request, it costs a tenth as much."""
+    when asked for (the CSV answer writes them without a list). A Struct rather than
+    a dataclass: made on every request, it costs a tenth as much."""
 
     scores: list[float]
+    cents: np.ndarray | None = None  # the scores as counts of hundredths, for many students
     interval_level: int | None = None
-    lower: np.ndarray | None = None
-    upper: np.ndarray | None = None
+    lower: Sequence[float] | None = None  # a list for a few students, else an array
+    upper: Sequence[float] | None = None
     contributions: dict[str, np.ndarray] | None = None  # feature -> points per student
     baseline: float | None = None
 
@@ -39,46 +41,51 @@ class ServedModel:
 
     def scores(self, columns: Mapping[str, Sequence]) -> list[float]:
         """Math scores for validated columns, in order, rounded to hundredths."""
-        (output,) = self.session.run(None, self.contract.model.feeds(columns))
-        return hundredths(output.reshape(-1).astype(np.float64))
+        return hundredths(self._raw(columns))[0]
 
-    def predict(self, columns: Mapping[str, Sequence], options: msgspec.Struct) -> Scored:
+    def predict(self, columns: Mapping[str, Sequence], options: msgspec.Struct | None) -> Scored:
         """The scores, with the interval and the contributions `options` (of the
-        contract's QueryOptions type) ask for."""
-        names = self.contract.model.feature_names
-        if len(columns[names[0]]) == 0:
-            raw = np.empty(0)  # onnxruntime refuses some graphs an empty batch
-        else:
-            (output,) = self.session.run(None, self.contract.model.feeds(columns))
-            raw = output.reshape(-1).astype(np.float64)
+        contract's QueryOptions type; None: neither) ask for."""
+        scores, cents = hundredths(self._raw(columns))
+        if options is None:
+            return Scored(scores, cents)
         interval = {}
-        if options.interval is None:
-            scores = np.round(raw, 2)
-        else:
-            # The score and the ends of its range in one pass (a row each), only the ends clipped.
-            offsets, low, high = self.contract.options.interval_rows[options.interval]
-            scores, lower, upper = np.round(np.minimum(np.maximum(raw + offsets, low), high), 2)
+        if options.interval is not None:
+            half_width = self.contract.options.half_widths[options.interval]
+            target = self.contract.model.target
+            values = scores if cents is None else cents / 100  # an array for many: no list read
+            lower, upper = interval_ends(values, half_width, target.minimum, target.maximum)
             interval = {"interval_level": options.interval, "lower": lower, "upper": upper}
         if not options.explain:
-            return Scored(scores.tolist(), **interval)
-        if not len(scores):
+            return Scored(scores, cents, **interval)
+        names = self.contract.model.feature_names
+        if not scores:
             empty = {name: np.empty(0) for name in names}
             baseline = round(self.contract.model.reference.math_score, 2)
-            return Scored([], **interval, contributions=empty, baseline=baseline)
+            return Scored([], cents, **interval, contributions=empty, baseline=baseline)
         points, baseline = shapley_contributions(
             self.session, self.contract.model, columns, self.contract.model.reference.student
         )
         baseline = round(baseline, 2)
-        rounded = _points_summing_to(points, scores - baseline)
-        return Scored(scores.tolist(), **interval, contributions=rounded, baseline=baseline)
+        rounded = _points_summing_to(points, np.asarray(scores) - baseline)
+        return Scored(scores, cents, **interval, contributions=rounded, baseline=baseline)
+
+    def _raw(self, columns: Mapping[str, Sequence]) -> np.ndarray:
+        """The model's answers, unrounded, as float64."""
+        if len(columns[self.contract.model.feature_names[0]]) == 0:
+            return np.empty(0)  # onnxruntime refuses some graphs an empty batch
+        (output,) = self.session.run(None, self.contract.model.feeds(columns))
+        return output.reshape(-1).astype(np.float64)
 
 
-def hundredths(values: np.ndarray) -> list[float]:
-    """Rounded as np.round rounds (x100, to even, /100), in Python for a few values:
+def hundredths(values: np.ndarray) -> tuple[list[float], np.ndarray | None]:
+    """The values rounded as np.round rounds (x100, to even, /100), and for more
+    than a few their counts of hundredths; in Python for a few values, where
     numpy's per-call cost is most of a one-student answer's rounding."""
     if len(values) <= FEW_STUDENTS:
-        return [round(value * 100) / 100 for value in values.tolist()]
-    return np.round(values, 2).tolist()
+        return [round(value * 100) / 100 for value in values.tolist()], None
+    cents = np.rint(values * 100)
+    return (cents / 100).tolist(), cents
 
 
 def _points_summing_to(points: dict[str, np.ndarray], totals: np.ndarray) -> dict:

@@ -12,7 +12,6 @@ from typing import Annotated, Literal
 
 import falcon
 import msgspec
-import numpy as np
 
 from model_store.contract import ModelContract
 from server.errors import InvalidOption
@@ -28,9 +27,7 @@ class QueryOptions:
         self.explainable = model.reference is not None
         self.reportable = reportable
         self.type = _options_type(self.levels, self.explainable, reportable)
-        # level -> (offsets, lower bounds, upper bounds), each (3, 1): the score's row
-        # unchanged and unbounded, then the range's ends clipped to the target's bounds
-        self.interval_rows = _interval_rows(model)
+        self.half_widths: dict[int, float] = model.intervals.levels if model.intervals else {}
         self._parsed: dict[str, msgspec.Struct] = {}
 
     def from_query_string(self, query_string: str) -> msgspec.Struct:
@@ -126,16 +123,3 @@ def _options_type(
             ("report", report, None),
         ],
     )
-
-
-def _interval_rows(model: ModelContract) -> dict:
-    levels = model.intervals.levels if model.intervals else {}
-    low, high = model.target.minimum, model.target.maximum
-    return {
-        level: (
-            np.array([[0.0], [-width], [width]]),
-            np.array([[-np.inf], [low], [low]]),
-            np.array([[np.inf], [high], [high]]),
-        )
-        for level, width in levels.items()
-    }

@@ -12,7 +12,7 @@ from server.drift_metrics import DriftCounts
 from server.drift_resource import csv_header, record_drift
 from server.errors import InvalidOption, ModelUnavailable, TooLarge, UnsupportedMediaType
 from server.json_input import JsonParser
-from server.model import Scored, ServedModel
+from server.model import ServedModel
 from server.request_context import StudyRequest
 from server.xlsx import MEDIA_XLSX, first_sheet_as_csv
 
@@ -91,10 +91,7 @@ class Predictions:
             batch = parser.parse(body)
         req.context.rows = batch.size
         columns = self._drift.as_arrays(batch.columns) if self._drift else batch.columns
-        if options is None:
-            scored = Scored(self._model.scores(columns) if batch.size else [])
-        else:
-            scored = self._model.predict(columns, options)
+        scored = self._model.predict(columns, options)
         wants_drift = options is not None and options.report is not None
         drift = record_drift(self._drift, columns, batch.size, wants_drift)
         resp.set_header("X-Model-Version", self._model.version)
