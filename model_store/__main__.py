@@ -17,10 +17,16 @@ STORE_ENV = "MODEL_STORE_DIR"
 
 
 def verify(store: ModelStore, version: str) -> str:
-    """SHA-256 check, then the stored parity sample through onnxruntime."""
+    """SHA-256 checks (the model, and the card if it has one), then the stored parity
+    sample through onnxruntime."""
     stored = store.load(version)
+    card = store.has_card(version)
+    if card:
+        store.card(version)  # IntegrityError if it was altered, as the server would refuse it
     diff = check_parity_sample(open_session(stored.onnx_bytes), stored.metadata)
-    return f"{version}: ok (sha256 {stored.metadata['model_sha256'][:12]}…, parity {diff:.2g})"
+    sha256 = stored.metadata["model_sha256"][:12]
+    checked = ", card ok" if card else ", no card"
+    return f"{version}: ok (sha256 {sha256}…, parity {diff:.2g}{checked})"
 
 
 def ask_on_terminal() -> Callable[[str], bool] | None:

@@ -149,6 +149,10 @@ class ModelStore:
             )
         return StoredModel(version=version, metadata=metadata, onnx_bytes=onnx_bytes)
 
+    def has_card(self, version: str) -> bool:
+        """Whether the version was published with a model card (its manifest lists one)."""
+        return CARD_FILE in self.metadata(version).get(MANIFEST_KEY, {})
+
     def card(self, version: str) -> bytes:
         """A version's model card (HTML), refused if its SHA-256 differs from the manifest's."""
         metadata = self.metadata(version)

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from model_store.__main__ import main
-from model_store.store import MODEL_FILE, VERSIONS_DIR, ModelStore
+from model_store.store import CARD_FILE, MODEL_FILE, VERSIONS_DIR, ModelStore
 
 
 @pytest.fixture
@@ -93,6 +93,21 @@ def test_verify_fails_on_an_altered_model_file_naming_the_sha256(store, corrupt,
     corrupt(store.root / VERSIONS_DIR / store.versions()[0] / MODEL_FILE)
     assert run(store, "verify") == 1
     assert "has SHA-256" in capsys.readouterr().err
+
+
+def test_verify_checks_the_model_card_and_fails_on_an_altered_one(
+    tmp_path, published, corrupt, capsys
+):
+    """The server refuses a version whose card fails its SHA-256: verify says so first."""
+    store = ModelStore(tmp_path / "store")
+    card = b"<!doctype html><title>card</title>"
+    version = store.publish(published.onnx_bytes, published.metadata, card=lambda _: card)
+    assert run(store, "verify") == 0
+    assert "card ok" in capsys.readouterr().out
+    corrupt(store.root / VERSIONS_DIR / version / CARD_FILE)
+    assert run(store, "verify") == 1
+    error = capsys.readouterr().err
+    assert f"{CARD_FILE} has SHA-256" in error and "altered or corrupted" in error
 
 
 def test_verify_fails_on_a_model_that_computes_something_else(
