@@ -47,16 +47,7 @@
     return name === "race_ethnicity" ? "race/ethnicity" : name.replace(/_/g, " ");
   }
 
-  // A DOM element with attributes and children. Text is always set as text,
-  // never as HTML, so nothing from a file or the server can become markup.
-  function el(tag, attributes = {}, ...children) {
-    const node = document.createElement(tag);
-    for (const [key, value] of Object.entries(attributes)) {
-      if (value !== undefined && value !== null) node.setAttribute(key, value);
-    }
-    node.append(...children.filter((c) => c !== undefined && c !== null));
-    return node;
-  }
+  const { el } = window.StudyDom; // text as text, never as HTML
 
   // The JSON body of a response, or a stand-in when it is not JSON (a proxy's HTML page).
   async function readJson(response) {

@@ -9,15 +9,7 @@ window.StudyExplain = (() => {
   const CARD_URL = "/model/card";
   const MINUS = "\u2212"; // a real minus sign: as wide as the plus, not a hyphen
 
-  // A DOM element; text is set as text, never as HTML (same rule as app.js).
-  function el(tag, attributes = {}, ...children) {
-    const node = document.createElement(tag);
-    for (const [key, value] of Object.entries(attributes)) {
-      if (value !== undefined && value !== null) node.setAttribute(key, value);
-    }
-    node.append(...children.filter((c) => c !== undefined && c !== null));
-    return node;
-  }
+  const { el } = window.StudyDom;
 
   function signed(points) {
     const text = Math.abs(points).toFixed(2);
