@@ -94,26 +94,18 @@ class _PredictionUser(FastHttpUser):
                 response.success()
 
 
-class SingleStudent(_PredictionUser):
-    """A teacher or an app asking for one student at a time: most requests."""
-
+class SingleStudent(_PredictionUser):  # one student at a time (a teacher, an app): most requests
     weight, kind = 2, students.SINGLE
 
 
-class CohortJson(_PredictionUser):
-    """A school system sending a cohort as a JSON array."""
-
+class CohortJson(_PredictionUser):  # a school system sending a cohort as a JSON array
     weight, kind = 1, students.BULK_JSON
 
 
-class CohortCsv(_PredictionUser):
-    """A spreadsheet export uploaded as CSV."""
-
+class CohortCsv(_PredictionUser):  # a spreadsheet export uploaded as CSV
     weight, kind = 1, students.BULK_CSV
 
 
-class InvalidRequests(_PredictionUser):
-    """One user sending mistakes at a steady pace: a small share that must come back 4xx."""
-
+class InvalidRequests(_PredictionUser):  # mistakes at a steady pace, each to come back 4xx
     fixed_count, kind = 1, students.INVALID
     wait_time = constant(0.1)

@@ -1,11 +1,11 @@
 """The server's speed in one command: `python -m benchmarks.server_bench` (make bench).
 
-wrk against the Procfile's web command under the real Gunicorn config, each figure beside
-a floor measured in the same run (docs/performance.md): the HTTP floor, the HTTP +
-onnxruntime floor, the default answer (for the options) and nginx in front of the HTTP
-floor. Rounds of all cells interleave; each cell's best round is kept (noise on a shared
-machine only slows a round down). Targets: thresholds.toml. The table goes to stdout,
-table.md and report.json (every round's raw wrk output) to benchmarks/reports/.
+wrk against the Procfile's web command under the real Gunicorn config, each figure beside a floor
+measured in the same run (docs/performance.md): the HTTP floor, the HTTP + onnxruntime floor, the
+default answer (for the options; for drift counting, the server with DRIFT_COUNTS=false) and nginx
+in front of the HTTP floor. Rounds interleave, every other one reversed; each cell's best round is
+kept (noise on a shared machine only slows a round down). Targets: thresholds.toml. The table goes
+to stdout, table.md and report.json (all raw wrk output) to benchmarks/reports/.
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ from server.config import load_settings
 
 POST_LUA = Path(__file__).resolve().parent / "post.lua"
 APPS = {"floor": "benchmarks.floors:app()", "model-floor": "benchmarks.floors:app(with_model=True)"}
+SERVERS = {"server": {}, "uncounted": {"DRIFT_COUNTS": "false"}}  # the same code, two settings
+DRIFT_BODIES = ("single", "bulk")  # drift counting's cost: "server" against "uncounted"
 BEHIND_NGINX = {"nginx-floor": "floor", "nginx-server": "server"}
 BULK_STUDENTS, CSV_STUDENTS, RSS_PREDICTIONS, MANY_CONNECTIONS = 1_000, 100_000, 1_000_000, 64
 INTERVAL, EXPLAIN = "?interval=90", "?explain=true"
@@ -96,6 +98,7 @@ def plan(nginx: bool) -> list[tuple[str, str, str]]:
     cells = []
     for body in ("single", "many", "bulk", "csv"):
         cells += [(name, body, "") for name in ("floor", "model-floor", "server")]
+        cells += [("uncounted", body, "")] * (body in DRIFT_BODIES)
         cells += [("server", body, INTERVAL)] * (body in ("single", "bulk"))
         cells += [("server", body, EXPLAIN)] * (body == "bulk")
         cells += [(name, body, "") for name in BEHIND_NGINX if nginx and body in ("single", "bulk")]
@@ -145,23 +148,23 @@ def cold_starts_and_memory(args, bodies: dict[str, Body], logs: Path) -> dict:
 
 
 def load_cells(args, bodies: dict[str, Body], logs: Path) -> tuple[dict, dict]:
-    """Every wrk cell's rounds, interleaved, all servers up side by side; the floor's memory."""
+    """The `--cells` wrk cells' rounds, interleaved, every server up side by side; floor RSS."""
     with ExitStack() as stack:
         servers = {}
-        for name in ("floor", "model-floor", "server"):
-            log = logs / f"{name}.log"
+        for name in (*APPS, *SERVERS):
+            log, env = logs / f"{name}.log", SERVERS.get(name)
             options = {"venv": SERVE_VENV, "app": APPS.get(name), **served_from(args, name)}
-            servers[name] = stack.enter_context(running(log, **options))
+            servers[name] = stack.enter_context(running(log, env, **options))
         for name, upstream in BEHIND_NGINX.items() if NGINX else ():
             servers[name] = launch_nginx(servers[upstream], logs / name)
             stack.callback(servers[name].stop)
         for server in servers.values():
             server.wait_serving(bodies["single"].data, bodies["single"].content_type)
-        cells = plan(nginx=NGINX is not None)
+        cells = [c for c in plan(NGINX is not None) if "{}/{}{}".format(*c) in args.cells]
         runs: dict[str, list[WrkRun]] = {f"{name}/{body}{query}": [] for name, body, query in cells}
         for round_ in range(args.rounds + 1):  # the first round warms up and is not kept
             seconds = args.duration if round_ else min(1.0, args.duration)
-            for name, body, query in cells:
+            for name, body, query in cells if round_ % 2 else cells[::-1]:
                 logger.info("round %d/%d: %s/%s%s", round_, args.rounds, name, body, query)
                 measured = [servers[n] for n in (name, BEHIND_NGINX.get(name)) if n]
                 url = servers[name].url + PREDICT_PATH + query
@@ -172,22 +175,33 @@ def load_cells(args, bodies: dict[str, Body], logs: Path) -> tuple[dict, dict]:
         return runs, servers["floor"].memory()
 
 
+def drift_rounds(runs: dict[str, list[WrkRun]]) -> str:
+    """Each round's CPU with drift counting on over off: the spread behind its best rounds."""
+    spread = []
+    for body in DRIFT_BODIES:
+        pairs = zip(runs.get(f"server/{body}", []), runs.get(f"uncounted/{body}", []), strict=False)
+        spread.append(f"{body} " + ", ".join(f"{a.cpu_us / b.cpu_us:.3f}" for a, b in pairs))
+    return "Drift counting on / off, CPU per round: " + "; ".join(spread)
+
+
 def served_from(args, name: str = "server") -> dict:
-    """Where the server (not the floors) is started: `--checkout`, or this checkout."""
-    return {"cwd": args.checkout} if args.checkout and name == "server" else {}
+    """Where the servers (not the floors) are started: `--checkout`, or this checkout."""
+    return {"cwd": args.checkout} if args.checkout and name in SERVERS else {}
 
 
-def build_rows(bodies: dict[str, Body], best: dict[str, WrkRun], targets: dict) -> list[Row]:
-    """Each body's floors and the server against them; the options against the default
-    answer; as deployed against nginx + the HTTP floor. A cell that did not run has no row."""
+def build_rows(bodies: dict[str, Body], best: dict[str, WrkRun], targets: dict,
+               nginx: bool = NGINX is not None) -> list[Row]:  # fmt: skip
+    """Each body's floors and the server against them; the options and drift counting against
+    the default answer; as deployed against nginx + the HTTP floor. No cell, no row."""
     limit, slower = targets["single_p99_ms"], targets["interval_max_slowdown"]
-    times = targets["explain_max_times"]
+    times, counting = targets["explain_max_times"], targets["drift_max_slowdown"]
     fast = (f"≤ {limit:g} ms", lambda v, r: v <= limit)
     interval = (f"≤ {slower:.0%} slower", lambda v, r: r <= 1 + slower)
     explain = (f"≤ {times:g}× its time", lambda v, r: r <= times)
-    json_students = best["server/bulk"].rps * bodies["bulk"].students
+    drift = (f"≤ {counting:.0%} slower", lambda v, r: r <= 1 + counting)
+    json_students = getattr(best.get("server/bulk"), "rps", math.nan) * bodies["bulk"].students
     deployed, direct = "As deployed: nginx → server", "HTTP floor (direct)"
-    default = "default answer"
+    default, off = "default answer", "DRIFT_COUNTS=false"
     rows = []
     for name, body in bodies.items():
         least = targets.get(f"{name}_share_of_floor", 0)
@@ -205,17 +219,18 @@ def build_rows(bodies: dict[str, Body], best: dict[str, WrkRun], targets: dict) 
             *[("Server", "p99 ms", "server", "", "HTTP floor", "floor", fast)] * (name == "single"),
             (f"Server {INTERVAL}", "CPU-µs/req", "server", INTERVAL, default, "server", interval),
             (f"Server {EXPLAIN}", "CPU-µs/req", "server", EXPLAIN, default, "server", explain),
+            ("Server, drift counting on", "CPU-µs/req", "server", "", off, "uncounted", drift),
             ("nginx → HTTP floor", "req/s", "nginx-floor", "", direct, "floor", None),
             (deployed, "students/s", "nginx-server", "", "nginx + HTTP floor", "nginx-floor", None),
             (deployed, "CPU-µs/req", "nginx-server", "", "nginx + HTTP floor", "nginx-floor", None),
         ]
         for cell, measure, server, query, floor, floor_server, target in specs:
-            if run := best.get(f"{server}/{name}{query}"):
+            pair = (best.get(f"{server}/{name}{query}"), best.get(f"{floor_server}/{name}"))
+            if all(pair):
                 per = body.students if measure == "students/s" else 1
-                pair = (run, best[f"{floor_server}/{name}"])
                 value, under = (getattr(r, MEASURES[measure]) * per for r in pair)
                 rows.append(Row(f"{cell}, {body.label}", measure, value, floor, under, target))
-    if "nginx-server/single" not in best:  # plan() leaves nginx out only when it is missing
+    if not nginx:
         skipped = "skipped: nginx not installed"
         rows.append(Row(deployed, skipped, math.nan, "nginx + HTTP floor", math.nan))
     return rows
@@ -247,6 +262,9 @@ def main(argv: list[str] | None = None) -> int:
     add("--rss-predictions", type=int, default=RSS_PREDICTIONS, help=served)
     before = "serve the server cells from this checkout (its code and model), e.g. a worktree "
     add("--checkout", type=Path, help=before + "of the commit before a change")
+    known = ["{}/{}{}".format(*cell) for cell in plan(nginx=NGINX is not None)]
+    only = "only these wrk cells (as the last table names them), no cold start or memory"
+    add("--cells", nargs="+", choices=known, default=known, metavar="CELL", help=only)
     args = parser.parse_args(argv)
     if args.rounds < 1 or args.duration <= 0 or shutil.which("wrk") is None:
         parser.error("--rounds must be at least 1, --duration positive, wrk installed (apt)")
@@ -255,14 +273,16 @@ def main(argv: list[str] | None = None) -> int:
     metadata = ModelStore(load_settings().store_dir).load().metadata
     with tempfile.TemporaryDirectory(prefix="studypredict-bench-") as tmp:
         bodies = make_bodies(metadata, Path(tmp) / "bodies", args.csv_rows)
-        cold = cold_starts_and_memory(args, bodies, Path(tmp))
+        cold = cold_starts_and_memory(args, bodies, Path(tmp)) if args.cells == known else None
         runs, floor_memory = load_cells(args, bodies, Path(tmp))
     best = {cell: max(rounds, key=lambda r: r.rps) for cell, rounds in runs.items()}
     targets = load_thresholds()["server_bench"]
-    rows = build_rows(bodies, best, targets) + memory_rows(args, cold, floor_memory, targets)
+    rows = build_rows(bodies, best, targets)
+    rows += memory_rows(args, cold, floor_memory, targets) if cold else []
     notes = [
         f"wrk -t2 -c8 (-c{MANY_CONNECTIONS} where it says so, -c2 for CSV), best of {args.rounds} "
         "interleaved rounds per cell (highest req/s); cold start: best of as many launches.",
+        drift_rounds(runs),
         f"Load average {load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after.",
     ]
     # Each cell's best round in full: what the ratios were computed from.
@@ -275,14 +295,10 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     folder = report_dir(args.reports_dir, "server")
     (folder / "table.md").write_text(text)
-    report = {
-        "started": started.isoformat(),
-        "arguments": vars(args),
-        "rows": [asdict(row) for row in rows],
-        "cold_start": cold,
-        "floor_memory": floor_memory,
-        "wrk_rounds": {c: [asdict(r) for r in rounds] for c, rounds in runs.items()},
-    }
+    rounds = {cell: [asdict(run) for run in cell_runs] for cell, cell_runs in runs.items()}
+    report = {"started": started.isoformat(), "arguments": vars(args), "cold_start": cold,
+              "floor_memory": floor_memory, "rows": [asdict(r) for r in rows],
+              "wrk_rounds": rounds}  # fmt: skip
     (folder / "report.json").write_text(json.dumps(report, indent=2, default=str))
     logger.info("report: %s", folder / "report.json")
     return 0

@@ -56,7 +56,8 @@ def create_app(model: ServedModel, settings: Settings) -> falcon.App:
     app = _bare_app(settings)
     if settings.test_fault:
         model = failing_scores(model)
-    drift = drift_counts_for(model, settings.metrics_dir)
+    drift = drift_counts_for(model, settings.metrics_dir, live=settings.drift_counts)
+    drift_metrics = [drift.exposition] if drift is not None and drift.live else []
     app.add_route(
         "/predictdata", Predictions(model, settings.max_body_bytes, settings.max_rows, drift)
     )
@@ -64,7 +65,7 @@ def create_app(model: ServedModel, settings: Settings) -> falcon.App:
     app.add_route("/ready", Ready(model))
     app.add_route("/model", ModelInfo(model))
     app.add_route(CARD_PATH, ModelCard(model))
-    app.add_route("/metrics", Metrics(settings.metrics_dir, [drift.exposition] if drift else []))
+    app.add_route("/metrics", Metrics(settings.metrics_dir, drift_metrics))
     keyed = partial(needs_key, api_keys=settings.api_keys, metrics_keys=settings.metrics_keys)
     app.add_route("/openapi.json", OpenApi(model.contract, model.version, keyed))
     add_page_routes(app)

@@ -39,6 +39,8 @@ RESOLVED_VERSION_ENV = "STUDYPREDICT_RESOLVED_VERSION"
 # Tests only: "scoring" makes every prediction fail unexpectedly (a 500), its
 # error quoting the students, so the no-student-data-in-logs test can force one.
 TEST_FAULT_ENV = "STUDYPREDICT_TEST_FAULT"
+# "false": no live drift counts (GET /drift says so); a request's own ?report=drift still works.
+DRIFT_COUNTS_ENV = "DRIFT_COUNTS"
 
 
 class ConfigError(Exception):
@@ -61,6 +63,7 @@ class Settings:
     api_keys: KeyRing = KeyRing()  # empty: the data endpoints are open
     metrics_keys: KeyRing = KeyRing()  # empty: /metrics takes the API keys
     metrics_dir: str | None = None  # set: add up every worker's samples on GET /metrics
+    drift_counts: bool = True  # count every scored student for GET /drift and /metrics
 
     @property
     def served_version(self) -> str | None:
@@ -89,11 +92,11 @@ def _key_ring(env: Mapping[str, str], name: str) -> KeyRing:
         raise ConfigError(f"{name}: {exc}") from None
 
 
-def _flag(env: Mapping[str, str], name: str) -> bool:
+def _flag(env: Mapping[str, str], name: str, default: bool = False) -> bool:
     raw = env.get(name, "").strip().lower()
     if raw not in ("", "true", "false"):
         raise ConfigError(f"{name}={raw!r} must be true or false")
-    return raw == "true"
+    return raw == "true" if raw else default
 
 
 def load_settings(env: Mapping[str, str] = os.environ) -> Settings:
@@ -124,6 +127,7 @@ def load_settings(env: Mapping[str, str] = os.environ) -> Settings:
         test_fault=fault,
         api_keys=api_keys,
         metrics_keys=_key_ring(env, METRICS_KEYS_ENV),
+        drift_counts=_flag(env, DRIFT_COUNTS_ENV, default=True),
     )
 
 

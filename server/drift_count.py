@@ -18,7 +18,7 @@ class CohortCounter:
 
     The parsers hand categories over as their codes (the index in the contract's
     categories, which is also the cell's index in the field), so a batch is counted
-    by one np.bincount over every field's cells. Categories given as text (tests,
+    by one np.bincount per categorical field. Categories given as text (tests,
     scripts) are coded first. Batches of a few students are counted in plain
     Python, where numpy's per-call cost would outweigh the work.
     """
@@ -58,12 +58,20 @@ class CohortCounter:
             return np.zeros(self._size, dtype=np.int64)
         if size <= self.SMALL_BATCH:
             return np.bincount(self.cells_by_value(columns), minlength=self._size)
-        cells = [np.add(self._codes(n, columns[n]), offset) for n, offset in self._categorical]
+        counts = np.empty(self._size, dtype=np.int64)
+        for name, offset in self._categorical:
+            cells = counts[offset : offset + len(self._code_of[name])]
+            cells[:] = np.bincount(self._codes(name, columns[name]), minlength=len(cells))
         for field, offset in self._numeric:
+            # A bin's count is the students under its upper edge less those under its
+            # lower one (none below the lowest bin, all below the highest's top), found
+            # in the sorted scores: several times cheaper than placing each student.
             # Float32 as the model sees them, compared exactly with the float64 edges.
-            scores = np.asarray(columns[field.name])
-            cells.append(np.searchsorted(field.edges, scores, side="right") + offset)
-        return np.bincount(np.concatenate(cells), minlength=self._size)
+            under = np.empty(len(field.edges) + 2, dtype=np.int64)
+            under[0], under[-1] = 0, size
+            under[1:-1] = np.sort(columns[field.name]).searchsorted(field.edges)
+            np.subtract(under[1:], under[:-1], out=counts[offset : offset + len(under) - 1])
+        return counts
 
     def joined(self, batches: Sequence[Mapping[str, Sequence]]) -> tuple[int, dict]:
         """Several requests' columns as one batch, and its size: one conversion per

@@ -39,8 +39,33 @@ SINCE_START_NAME = "studypredict_drift_students"
 RECENT_NAME = "studypredict_drift_recent_students"
 
 
-class DriftCounts:
+class CohortDrift:
+    """A served version's drift reference, for each request's own report: all a server
+    keeps with live counting off (DRIFT_COUNTS=false)."""
+
+    live = False  # GET /drift and /metrics have no counts to show
+
+    def __init__(self, version: str, reference: DriftReference) -> None:
+        self.version = version
+        self.reference = reference
+        self._counter = CohortCounter(reference)
+
+    def as_arrays(self, columns: Mapping[str, Sequence]) -> dict[str, Sequence]:
+        """The columns converted once, for both the model and `record`."""
+        return self._counter.as_arrays(columns)
+
+    def record(self, columns: Mapping[str, Sequence], size: int) -> None:
+        """Nothing to count: live counting is off."""
+
+    def cohort(self, columns: Mapping[str, Sequence], size: int) -> np.ndarray:
+        """One request's counts, for its own report."""
+        return self._counter.count(columns, size)
+
+
+class DriftCounts(CohortDrift):
     """One worker's drift counts for one served version, and the cluster's totals."""
+
+    live = True
 
     def __init__(
         self,
@@ -52,10 +77,8 @@ class DriftCounts:
         window_minutes: int = WINDOW_MINUTES,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.version = version
-        self.reference = reference
+        super().__init__(version, reference)
         self.window_minutes = window_minutes
-        self._counter = CohortCounter(reference)
         self._clock = clock
         self._flush_seconds = flush_seconds
         self._multiprocess_dir = multiprocess_dir
@@ -90,10 +113,6 @@ class DriftCounts:
             self.exposition.register(since_start)
             self.exposition.register(recent)
 
-    def as_arrays(self, columns: Mapping[str, Sequence]) -> dict[str, Sequence]:
-        """The columns converted once, for both the model and `record`."""
-        return self._counter.as_arrays(columns)
-
     def record(self, columns: Mapping[str, Sequence], size: int) -> None:
         """Count a scored request's students: a few students' columns are kept and
         counted with the others' at the next flush, in one vectorised count, since
@@ -107,10 +126,6 @@ class DriftCounts:
                 self._pending += counts
         if self._thread is None:
             self._start_flushing()
-
-    def cohort(self, columns: Mapping[str, Sequence], size: int) -> np.ndarray:
-        """One request's counts, for its own report."""
-        return self._counter.count(columns, size)
 
     def flush(self) -> None:
         """Write this worker's pending counts and its recent window to prometheus-client."""
@@ -213,9 +228,14 @@ class _DistanceCollector:
         yield from families.values()
 
 
-def drift_counts_for(model: ServedModel, multiprocess_dir: str | None) -> DriftCounts | None:
-    """Live counts for the served version, or None if it carries no drift reference."""
+def drift_counts_for(
+    model: ServedModel, multiprocess_dir: str | None, live: bool = True
+) -> CohortDrift | None:
+    """Live counts for the served version (only its reference if not `live`), or None
+    if it carries no drift reference."""
     reference = DriftReference.from_metadata(model.metadata, model.contract.model)
     if reference is None:
         return None
+    if not live:
+        return CohortDrift(model.version, reference)
     return DriftCounts(model.version, reference, multiprocess_dir=multiprocess_dir)

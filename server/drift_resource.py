@@ -9,11 +9,16 @@ import falcon
 import msgspec
 
 from server.drift import TOO_FEW, DriftReport, drift_report
-from server.drift_metrics import DriftCounts
+from server.drift_metrics import CohortDrift
 from server.model import ServedModel
 
 CSV_HEADER = "X-Drift-Report"
 NO_REFERENCE = "carries no drift reference (it was published before drift reports)"
+COUNTING_OFF = (
+    "live drift counting is off on this server (DRIFT_COUNTS=false), so there are no counts "
+    "to report: set DRIFT_COUNTS=true to count every scored student, or ask for one cohort's "
+    "report with POST /predictdata?report=drift"
+)
 _encode = msgspec.json.Encoder().encode
 
 
@@ -34,13 +39,15 @@ class DriftAnswer(msgspec.Struct):
 class Drift:
     """GET /drift: are the students scored lately like the training data?"""
 
-    def __init__(self, model: ServedModel, counts: DriftCounts | None) -> None:
+    def __init__(self, model: ServedModel, counts: CohortDrift | None) -> None:
         self._model = model
         self._counts = counts
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         if self._counts is None:
             raise falcon.HTTPNotFound(description=no_reference_reason(self._model.version))
+        if not self._counts.live:
+            raise falcon.HTTPNotFound(description=COUNTING_OFF)
         since_start, recent = self._counts.totals()
         reference = self._counts.reference
         window = f"the last {self._counts.window_minutes} minutes"
@@ -56,7 +63,7 @@ class Drift:
 
 
 def record_drift(
-    counts: DriftCounts | None, columns: Mapping[str, Sequence], size: int, wanted: bool
+    counts: CohortDrift | None, columns: Mapping[str, Sequence], size: int, wanted: bool
 ) -> DriftReport | None:
     """Count a scored batch's students; its own drift report if `wanted`, else None.
 

@@ -198,7 +198,10 @@ def openapi_document(
                 "since the server started and over the recent window (docs/drift.md).",
                 "responses": {
                     "200": json_body(drift_schema, "Drift reports"),
-                    "404": failure("This model version carries no drift reference"),
+                    "404": failure(
+                        "This model version carries no drift reference, or live counting "
+                        "is off (DRIFT_COUNTS=false)"
+                    ),
                 },
             }
         },

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 import subprocess
 import sys
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.launcher import NGINX
-from benchmarks.server_bench import WrkRun, build_rows, make_bodies, plan
+from benchmarks.server_bench import WrkRun, build_rows, main, make_bodies, plan
 from benchmarks.verdict import BENCH_COLUMNS, bench_table, load_thresholds
 from model_store.store import DEFAULT_ROOT, ModelStore
 
@@ -28,18 +29,21 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory) -> tuple[str, Path]:
-    """(stdout, report folder) of one tiny run of the whole benchmark."""
-    reports = tmp_path_factory.mktemp("server-bench")
+def tiny_run(reports: Path, *options: str) -> tuple[str, Path, str]:
+    """(stdout, report folder, log) of one tiny run of the benchmark."""
     command = [
-        sys.executable, "-m", "benchmarks.server_bench", "--duration", "1", "--rounds", "1",
-        "--csv-rows", "2000", "--rss-predictions", "20000", "--reports-dir", str(reports),
+        sys.executable, "-m", "benchmarks.server_bench", "--duration", "1", "--csv-rows", "2000",
+        "--rss-predictions", "20000", "--reports-dir", str(reports), *options,
     ]  # fmt: skip
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     (report_dir,) = reports.iterdir()
-    return done.stdout, report_dir
+    return done.stdout, report_dir, done.stderr
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> tuple[str, Path]:
+    return tiny_run(tmp_path_factory.mktemp("server-bench"), "--rounds", "1")[:2]
 
 
 def table_rows(markdown: str) -> list[dict[str, str]]:
@@ -95,12 +99,45 @@ def test_every_target_of_the_thresholds_file_gets_a_verdict(run):
     assert f"≤ {limits['cold_start_s']:g} s" in targets
     assert f"≤ {limits['interval_max_slowdown']:.0%} slower" in targets
     assert f"≤ {limits['explain_max_times']:g}× its time" in targets
+    assert f"≤ {limits['drift_max_slowdown']:.0%} slower" in targets
+
+
+def test_drift_counting_is_judged_against_the_same_server_without_it(run):
+    rows = {(r["Cell"], r["Measure"]): r for r in table_rows(run[0])}
+    for body in ("1 student JSON", "1,000 students JSON"):
+        row = rows[(f"Server, drift counting on, {body}", "CPU-µs/req")]
+        assert row["Floor (same run)"].startswith("DRIFT_COUNTS=false ")
+        assert row["Result"] in ("PASS", "MISS")
+    assert "Drift counting on / off, CPU per round: single " in run[0]
 
 
 def test_each_wrk_cell_is_listed_with_its_latencies(run):
     cells = run[0].strip().split("\n\n")[-1]
     assert "| server/single |" in cells and "| server/bulk?explain=true |" in cells
-    assert "| server/many |" in cells
+    assert "| server/many |" in cells and "| uncounted/bulk |" in cells
+
+
+def test_cells_chosen_run_alone_every_other_round_reversed(tmp_path):
+    chosen = ("--cells", "server/single", "uncounted/single", "--rounds", "2")
+    stdout, report_dir, log = tiny_run(tmp_path, *chosen)
+    skipped = {"As deployed: nginx → server"} if NGINX is None else set()
+    cells = {row["Cell"] for row in table_rows(stdout)}
+    assert cells == {"Server, drift counting on, 1 student JSON"} | skipped
+    rounds = json.loads((report_dir / "report.json").read_text())["wrk_rounds"]
+    assert {cell: len(runs) for cell, runs in rounds.items()} == {
+        "server/single": 2,
+        "uncounted/single": 2,
+    }
+    order = re.findall(r"round (\d)/2: (\S+)", log)
+    assert order[2:] == [("1", "server/single"), ("1", "uncounted/single"),
+                         ("2", "uncounted/single"), ("2", "server/single")]  # fmt: skip
+
+
+def test_an_unknown_cell_is_refused_with_the_choices(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["--cells", "server/everything"])
+    assert stop.value.code == 2
+    assert "invalid choice: 'server/everything'" in capsys.readouterr().err
 
 
 def test_the_report_holds_the_table_and_raw_wrk_output(run):
@@ -117,7 +154,7 @@ def test_without_nginx_the_as_deployed_row_says_it_was_skipped(tmp_path):
     run = WrkRun(rps=100.0, p50_ms=1.0, p99_ms=2.0, cpu_us=500.0, output="")
     bodies = make_bodies(ModelStore(DEFAULT_ROOT).load().metadata, tmp_path, csv_students=10)
     best = {f"{server}/{body}{query}": run for server, body, query in plan(nginx=False)}
-    rows = build_rows(bodies, best, load_thresholds()["server_bench"])
+    rows = build_rows(bodies, best, load_thresholds()["server_bench"], nginx=False)
     assert not [row for row in rows if row.cell.startswith("nginx")]
     (skipped,) = [row for row in rows if row.cell.startswith("As deployed")]
     assert skipped.measure == "skipped: nginx not installed"

@@ -11,6 +11,13 @@ def test_defaults_bind_elastic_beanstalks_port_with_a_worker_per_core(tmp_path):
     settings = load_settings({"MODEL_STORE_DIR": str(tmp_path)})
     assert (settings.port, settings.workers, settings.ort_threads) == (8000, 2, 1)
     assert (settings.max_body_bytes, settings.max_rows) == (16 * 1024 * 1024, 100_000)
+    assert settings.drift_counts
+
+
+def test_drift_counting_can_be_switched_off(tmp_path):
+    env = {"MODEL_STORE_DIR": str(tmp_path), "DRIFT_COUNTS": "false"}
+    assert not load_settings(env).drift_counts
+    assert load_settings({**env, "DRIFT_COUNTS": "True"}).drift_counts
 
 
 def test_port_and_limits_come_from_the_environment(tmp_path):
@@ -31,6 +38,7 @@ def test_port_and_limits_come_from_the_environment(tmp_path):
         ("PORT", "70000", "PORT='70000' must be between 1 and 65535"),
         ("MAX_BODY_BYTES", "0", "MAX_BODY_BYTES='0' must be between 1"),
         ("ORT_INTRA_OP_THREADS", "-1", "ORT_INTRA_OP_THREADS='-1' must be between 1"),
+        ("DRIFT_COUNTS", "off", "DRIFT_COUNTS='off' must be true or false"),
     ],
 )
 def test_bad_values_name_the_variable(tmp_path, name, value, message):

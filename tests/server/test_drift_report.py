@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import json
 
 import numpy as np
@@ -103,6 +104,47 @@ def test_small_and_large_batches_count_alike(counter, metadata, rows):
         counter.count({k: v[i : i + 1] for k, v in columns.items()}, 1) for i in range(rows)
     )
     np.testing.assert_array_equal(counter.count(columns, rows), by_student)
+
+
+def with_edges(metadata: dict, field: str, edges: list[float]) -> DriftReference:
+    recorded = metadata["drift_reference"]
+    shares = [1 / (len(edges) + 1)] * (len(edges) + 1)
+    fields = {**recorded["fields"], field: {"edges": edges, "shares": shares}}
+    return DriftReference.from_metadata(
+        {**metadata, "drift_reference": {**recorded, "fields": fields}}
+    )
+
+
+def test_scores_on_and_beside_each_edge_fall_in_the_bin_a_plain_count_gives(metadata):
+    """The sorted-scores count against each student's own bin, where they could differ:
+    on an edge and the float32 neighbours either side, for whole edges and for edges
+    that float32 cannot hold (a float32 comparison would misplace some)."""
+    edges = metadata["drift_reference"]["fields"]["reading_score"]["edges"]
+    reference = with_edges(metadata, "reading_score", [e + 0.3 for e in edges])
+    fields = [f for f in reference.fields if not f.categories]
+    near = [np.float32(e) for f in fields for e in f.edges] + [np.float32(0), np.float32(100)]
+    scores = np.array(
+        [np.nextafter(v, to) for v in near for to in (-np.inf, v, np.inf)], dtype=np.float32
+    )
+    columns = draw_students(metadata, len(scores), seed=22)
+    columns |= {f.name: scores[::-1] if i else scores for i, f in enumerate(fields)}
+    counts = CohortCounter(reference).count(columns, len(scores))
+    for field, offset in zip(reference.fields, reference.offsets, strict=False):
+        if field.categories:
+            continue
+        edges = field.edges.tolist()
+        bins = [bisect.bisect_right(edges, float(v)) for v in columns[field.name]]
+        plain = np.bincount(bins, minlength=field.size)
+        np.testing.assert_array_equal(counts[offset : offset + field.size], plain, field.name)
+
+
+def test_a_score_without_edges_counts_everyone_in_its_one_bin(metadata):
+    reference = with_edges(metadata, "reading_score", [])
+    columns = draw_students(metadata, 40, seed=23)
+    counts = CohortCounter(reference).count(columns, 40)
+    offset = reference.offsets[[f.name for f in reference.fields].index("reading_score")]
+    assert counts[offset] == 40
+    assert counts.sum() == 40 * len(reference.fields)
 
 
 def test_no_students_count_zero(counter):

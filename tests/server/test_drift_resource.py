@@ -129,6 +129,18 @@ def test_a_version_without_a_reference_says_so(model):
     assert post(client, as_records(columns)).status_code == 200
 
 
+def test_with_counting_off_drift_says_so_and_reports_still_come(drift_model):
+    client = make_client(drift_model, drift_counts=False)
+    response = client.simulate_get("/drift")
+    assert response.status_code == 404
+    assert "DRIFT_COUNTS=false" in response.json["error"]
+    assert "?report=drift" in response.json["error"]
+    columns = draw_students(drift_model.metadata, 300, seed=21, shift=("reading_score", 10))
+    answer = post(client, as_records(columns), "report=drift").json
+    assert answer["drift"]["flagged"] == ["reading_score"]
+    assert "studypredict_drift_" not in client.simulate_get("/metrics").text
+
+
 def test_the_recent_window_forgets_students_older_than_an_hour(drift_model):
     now = [1_000_000.0]
     reference = DriftReference.from_metadata(drift_model.metadata)

@@ -12,8 +12,7 @@ from tests.support.drift import TRAINING_ROWS, as_csv, as_records, build_referen
 from tests.support.http import request
 
 
-@pytest.fixture
-def drift_server(store, start_server):
+def serve_with_reference(store, start_server, **env: str):
     """The committed model republished with a drift reference, served by two workers."""
     current = store.load()
     training = draw_students(current.metadata, TRAINING_ROWS, seed=0)
@@ -22,10 +21,15 @@ def drift_server(store, start_server):
         "drift_reference": build_reference(current.metadata, training),
     }
     store.publish(current.onnx_bytes, metadata)
-    server = start_server(store.root, WEB_CONCURRENCY="2")
+    server = start_server(store.root, WEB_CONCURRENCY="2", **env)
     assert len(server.worker_pids()) == 2
     server.metadata = metadata
     return server
+
+
+@pytest.fixture
+def drift_server(store, start_server):
+    return serve_with_reference(store, start_server)
 
 
 def post(server, body: str, query: str = "", content_type: str = "application/json"):
@@ -85,3 +89,19 @@ def test_a_shifted_csv_cohort_is_flagged_in_its_header(drift_server):
     report = json.loads(headers["X-Drift-Report"])
     assert (report["flagged"], report["students"]) == (["reading_score"], 500)
     assert "reading scores are about" in report["summaries"]["reading_score"]
+
+
+def test_with_counting_off_drift_says_so_and_a_cohort_still_gets_its_report(store, start_server):
+    server = serve_with_reference(store, start_server, DRIFT_COUNTS="false")
+    field = "parental_level_of_education"
+    cohort = draw_students(server.metadata, 500, seed=203, tripled=(field, "high school"))
+    _, body = post(server, json.dumps(as_records(cohort)), "report=drift")
+    report = json.loads(body)["drift"]
+    assert (report["students"], report["flagged"]) == (500, [field])
+    status, _, body = request(server.url + "/drift")
+    assert status == 404
+    error = json.loads(body)["error"]
+    assert "live drift counting is off on this server (DRIFT_COUNTS=false)" in error
+    _, _, metrics = request(server.url + "/metrics")
+    assert b"studypredict_students_scored_total 500.0" in metrics
+    assert b"studypredict_drift_" not in metrics
