@@ -8,7 +8,7 @@ import msgspec
 from server.contract import Status
 from server.csv_input import CsvParser
 from server.csv_output import csv_answer, csv_response, echo_answer, workbook_answer
-from server.drift_metrics import DriftCounts
+from server.drift_metrics import CohortDrift
 from server.drift_resource import csv_header, record_drift
 from server.errors import InvalidOption, ModelUnavailable, TooLarge, UnsupportedMediaType
 from server.json_input import JsonParser
@@ -45,7 +45,7 @@ class Predictions:
         model: ServedModel,
         max_body_bytes: int,
         max_rows: int,
-        drift: DriftCounts | None = None,
+        drift: CohortDrift | None = None,  # live counts (DriftCounts), or only the reference
     ) -> None:
         self._model = model
         self._drift = drift
