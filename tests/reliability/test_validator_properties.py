@@ -394,6 +394,8 @@ SPECIAL = ',"\r\n\x00'
 
 def _fast_path_cells():
     values = [c for f in schema_features() if f["kind"] == CATEGORICAL for c in f["categories"]]
+    # Near misses: the fast path finds a category by one byte, then compares them all.
+    values += [w for v in values for w in (v[:-1], v + "s", v.upper(), v[:-1] + "\x7f", v * 2)]
     numbers = ["72", "0.5e2", "-0", " 7 ", "1_0", "nan", "inf", "1e400", "101", "", "\u0661"]
     numbers += ["72,5", "7,5e1", "1,2.5", ",5"]  # a decimal comma where the separator is ";"
     special = st.text(st.sampled_from([*SPECIAL, ";", "\t", " ", "a", "#", "0", "."]), max_size=6)
