@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 import msgspec
+import numpy as np
 
 from server.batch import Batch
 from server.csv_fast import FastCsvReader
@@ -40,7 +41,8 @@ def read_chunks(stream: BinaryIO, chunk_bytes: int) -> Iterator[bytes]:
     while block := stream.read(chunk_bytes):
         data = rest + block
         end = data.rfind(b"\n")
-        while end >= 0 and data.count(b'"', 0, end) % 2:
+        quoted = b'"' in data
+        while quoted and end >= 0 and data.count(b'"', 0, end) % 2:
             end = data.rfind(b"\n", 0, end)
         rest = data[end + 1 :]
         if end >= 0:
@@ -71,11 +73,20 @@ class FileHeader:
         return cls(cells, layout, dialect.delimiter.join(cells) if plain else None)
 
 
-def rows_in(chunk: bytes, encoding: str, lines_before: int, dialect: CsvDialect) -> int:
-    """The spreadsheet rows a chunk holds, blank ones too (records, not lines):
-    counted in the bytes unless quotes or a lone CR make them differ."""
+def line_breaks(chunk: bytes) -> int:
+    """How many b"\\n" `chunk` holds: numpy counts them several times faster than
+    bytes.count."""
+    return int(np.count_nonzero(np.frombuffer(chunk, dtype=np.uint8) == ord("\n")))
+
+
+def rows_in(
+    chunk: bytes, breaks: int, encoding: str, lines_before: int, dialect: CsvDialect
+) -> int:
+    """The spreadsheet rows a chunk of `breaks` line breaks holds, blank ones too
+    (records, not lines): counted in the bytes unless quotes or a lone CR make
+    them differ."""
     if b'"' not in chunk and not (b"\r" in chunk and _LONE_CR.search(chunk)):
-        return chunk.count(b"\n") + (not chunk.endswith(b"\n"))
+        return breaks + (not chunk.endswith(b"\n"))
     text = decode_chunk(chunk, encoding, False, lines_before)
     return len(CsvParser.records(text, dialect, lines_before + 1))
 
