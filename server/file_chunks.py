@@ -21,8 +21,8 @@ import numpy as np
 from server.batch import Batch
 from server.csv_fast import FastCsvReader
 from server.csv_input import CsvLayout, CsvParser, render_record
-from server.csv_output import answer_columns, joinable, joined_rows
-from server.csv_text import COMMA, CsvDialect, decode_chunk, header_cells
+from server.csv_output import answer_columns, hundredths_cells, joinable, joined_rows
+from server.csv_text import COMMA, UTF8, CsvDialect, decode_chunk, header_cells
 from server.errors import FieldError, RequestRejected
 from server.model import Scored, ServedModel
 from server.rules import ID_FIELD
@@ -93,7 +93,7 @@ def rows_in(
 
 @dataclass(frozen=True)
 class ChunkAnswer:
-    out: str
+    out: bytes  # UTF-8
     rejects: str
     scored: int
     rejected: int  # rows
@@ -155,25 +155,38 @@ class ChunkScorer:
         except RequestRejected as exc:
             raise ScoringStopped(f"{self.source}: {exc.message}") from None
         if not text:
-            return ChunkAnswer("", "", 0, 0)
+            return ChunkAnswer(b"", "", 0, 0)
         batch = None
         if self._header.fast_header is not None:
             batch = self._fast.read(self._header.fast_header + "\n" + text)
         if batch is None:
             return self._score_slowly(text, rows_before, lines_before)
+        blanks = "\n\n" in text or text.startswith("\n")
+        if self._echo and self._options is None and encoding == UTF8 and not blanks:
+            return ChunkAnswer(self._echoed(chunk, batch), "", batch.size, 0)
         lines = text.split("\n")
         if not lines[-1]:
             lines.pop()
         rows = None
         if self._numbered:
             rows = [row for row, line in enumerate(lines, rows_before + 1) if line]
-        if "\n\n" in text or text.startswith("\n"):
+        if blanks:
             lines = [line for line in lines if line]  # blank rows are not answered
         columns = self._columns(batch)
         prefixes = self._prefixes(batch.ids, lines, rows)
-        return ChunkAnswer(
-            joined_rows(prefixes, columns, self._out_dialect.delimiter), "", batch.size, 0
-        )
+        out = joined_rows(prefixes, columns, self._out_dialect.delimiter)
+        return ChunkAnswer(out.encode(), "", batch.size, 0)
+
+    def _echoed(self, chunk: bytes, batch: Batch) -> bytes:
+        """The chunk's lines (UTF-8, LF, none blank, all read by the fast path), each
+        followed by its score: one bytes formatting, about twice as fast as
+        splitting the lines and joining them again."""
+        scores = np.asarray(self._model.scores(batch.columns), dtype=np.float64)
+        dialect = self._out_dialect
+        cells = hundredths_cells(scores, dialect.decimal_comma, dialect.delimiter)
+        lines = chunk if chunk.endswith(b"\n") else chunk + b"\n"
+        # TypeError, not a misaligned file, if the counts of lines and scores differed.
+        return lines.replace(b"%", b"%%").replace(b"\n", b"%s\n") % tuple(cells)
 
     def _score_slowly(self, text: str, rows_before: int, lines_before: int) -> ChunkAnswer:
         """The chunk through the csv module: every problem found, row by row."""
@@ -202,7 +215,8 @@ class ChunkScorer:
         if self._id_position is not None:
             position = self._id_position
             ids = [r[position] if position < len(r) else "" for r in records]
-        out = joined_rows(self._prefixes(ids, lines, rows), filled, self._out_dialect.delimiter)
+        prefixes = self._prefixes(ids, lines, rows)
+        out = joined_rows(prefixes, filled, self._out_dialect.delimiter).encode()
         line_of = dict(zip(rows, lines, strict=True))
         rejects = "".join(
             render_record([str(p.row), p.field or "", p.message], dialect)

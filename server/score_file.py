@@ -203,7 +203,7 @@ class _Scorers:
                 answer = self._scorer.score(
                     task.chunk, task.encoding, task.rows_before, task.lines_before
                 )
-                yield answer.out.encode(), answer, len(task.chunk)
+                yield answer.out, answer, len(task.chunk)
             return
         pending: deque = deque()
         for number, task in enumerate(tasks):
@@ -242,11 +242,11 @@ def _score_in_worker(
     source, slots = _worker_files
     chunk = os.pread(source, size, offset)
     answer = _worker_scorer.score(chunk, encoding, rows_before, lines_before)
-    out = answer.out.encode()
+    out = answer.out
     written = 0
     while written < len(out):
         written += os.pwrite(slots[slot], memoryview(out)[written:], written)
-    return ChunkAnswer("", answer.rejects, answer.scored, answer.rejected), len(out)
+    return ChunkAnswer(b"", answer.rejects, answer.scored, answer.rejected), len(out)
 
 
 def main(argv: list[str] | None = None) -> int:
