@@ -145,9 +145,10 @@ class ChunkScorer:
         return out + "\n", rejects + "\n"
 
     def score(
-        self, chunk: bytes, encoding: str, rows_before: int, lines_before: int
+        self, chunk: bytes, encoding: str, rows_before: int, lines_before: int, rows: int
     ) -> ChunkAnswer:
-        """A chunk's answer; its first row is `rows_before + 1` of the spreadsheet."""
+        """A chunk's answer; its first row is `rows_before + 1` of the spreadsheet,
+        and it holds `rows` (rows_in: blank ones too)."""
         if b"\r" in chunk and b'"' not in chunk:
             chunk = chunk.replace(b"\r\n", b"\n")  # once, for the fast path and the lines alike
         try:
@@ -161,19 +162,19 @@ class ChunkScorer:
             batch = self._fast.read(self._header.fast_header + "\n" + text)
         if batch is None:
             return self._score_slowly(text, rows_before, lines_before)
-        blanks = "\n\n" in text or text.startswith("\n")
+        blanks = batch.size != rows  # the fast path read every line that is not blank
         if self._echo and self._options is None and encoding == UTF8 and not blanks:
             return ChunkAnswer(self._echoed(chunk, batch), "", batch.size, 0)
         lines = text.split("\n")
         if not lines[-1]:
             lines.pop()
-        rows = None
+        numbers = None
         if self._numbered:
-            rows = [row for row, line in enumerate(lines, rows_before + 1) if line]
+            numbers = [row for row, line in enumerate(lines, rows_before + 1) if line]
         if blanks:
             lines = [line for line in lines if line]  # blank rows are not answered
         columns = self._columns(batch)
-        prefixes = self._prefixes(batch.ids, lines, rows)
+        prefixes = self._prefixes(batch.ids, lines, numbers)
         out = joined_rows(prefixes, columns, self._out_dialect.delimiter)
         return ChunkAnswer(out.encode(), "", batch.size, 0)
 

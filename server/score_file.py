@@ -140,7 +140,7 @@ def _tasks(
             count = rows_in(chunk, breaks, encoding, lines, header.dialect)
         except RequestRejected as exc:
             raise ScoringStopped(f"{source}: {exc.message}") from None
-        yield _Task(offset, chunk, encoding, rows, lines)
+        yield _Task(offset, chunk, encoding, rows, lines, count)
         offset += len(chunk)
         rows += count
         lines += breaks
@@ -159,6 +159,7 @@ class _Task:
     encoding: str
     rows_before: int
     lines_before: int
+    rows: int  # rows_in
 
 
 class _Scorers:
@@ -201,7 +202,7 @@ class _Scorers:
         if self._pool is None:
             for task in tasks:
                 answer = self._scorer.score(
-                    task.chunk, task.encoding, task.rows_before, task.lines_before
+                    task.chunk, task.encoding, task.rows_before, task.lines_before, task.rows
                 )
                 yield answer.out, answer, len(task.chunk)
             return
@@ -210,7 +211,8 @@ class _Scorers:
             # A slot is reused only once its chunk's output has been read back.
             slot = number % len(self._slots)
             work = (task.offset, len(task.chunk), task.encoding, task.rows_before)
-            result = self._pool.apply_async(_score_in_worker, (*work, task.lines_before, slot))
+            work += (task.lines_before, task.rows, slot)
+            result = self._pool.apply_async(_score_in_worker, work)
             pending.append((result, slot, len(task.chunk)))
             if len(pending) >= len(self._slots):
                 yield self._collect(*pending.popleft())
@@ -236,12 +238,13 @@ def _start_worker(load_model, scorer: ChunkScorer, settings: tuple, fds: tuple) 
 
 
 def _score_in_worker(
-    offset: int, size: int, encoding: str, rows_before: int, lines_before: int, slot: int
-) -> tuple[ChunkAnswer, int]:
+    offset: int, size: int, encoding: str, rows_before: int, lines_before: int, rows: int,
+    slot: int,
+) -> tuple[ChunkAnswer, int]:  # fmt: skip
     """The chunk's answer, its output written to the slot instead (and its length)."""
     source, slots = _worker_files
     chunk = os.pread(source, size, offset)
-    answer = _worker_scorer.score(chunk, encoding, rows_before, lines_before)
+    answer = _worker_scorer.score(chunk, encoding, rows_before, lines_before, rows)
     out = answer.out
     written = 0
     while written < len(out):
