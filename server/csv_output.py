@@ -4,6 +4,7 @@ or (?echo=all, and score_file's default) after every column the request sent."""
 from __future__ import annotations
 
 import csv
+import functools
 import io
 from typing import TYPE_CHECKING
 
@@ -34,12 +35,16 @@ class _ScoreText(dict):
 
 
 # -50.00 to 150.00, wider than any model's answers on a 0-100 target; a score
-# out of the range is formatted, slower but alike.
-SCORE_TEXT = _ScoreText((h / 100, str(h / 100)) for h in range(-5000, 15001) if h)
-# The same texts by count of hundredths, from -50.00: what hundredths_text indexes.
+# out of the range is formatted, slower but alike. Each text is formatted once,
+# for all four tables (a sizeable share of the start-up otherwise).
 _LOWEST_CENT = -5000
-_CENT_TEXT = np.array([str(h / 100) for h in range(_LOWEST_CENT, 15001)], dtype=object)
-_CENT_TEXT_COMMA = np.array([t.replace(".", ",") for t in _CENT_TEXT], dtype=object)
+_CENTS = [h / 100 for h in range(_LOWEST_CENT, 15001)]
+_TEXTS = list(map(str, _CENTS))
+_TEXTS_COMMA = [t.replace(".", ",") for t in _TEXTS]
+SCORE_TEXT = _ScoreText(zip(_CENTS, _TEXTS, strict=True))
+# The same texts by count of hundredths, from -50.00: what hundredths_text indexes.
+_CENT_TEXT = np.array(_TEXTS, dtype=object)
+_CENT_TEXT_COMMA = np.array(_TEXTS_COMMA, dtype=object)
 
 
 class _CommaScoreText(dict):
@@ -49,7 +54,8 @@ class _CommaScoreText(dict):
         return str(score).replace(".", ",")
 
 
-SCORE_TEXT_COMMA = _CommaScoreText((k, v.replace(".", ",")) for k, v in SCORE_TEXT.items())
+SCORE_TEXT_COMMA = _CommaScoreText(zip(_CENTS, _TEXTS_COMMA, strict=True))
+del SCORE_TEXT[0.0], SCORE_TEXT_COMMA[0.0]
 
 
 def csv_response(scores: list[float], ids: list | None) -> bytes:
@@ -114,16 +120,39 @@ def hundredths_text(values: np.ndarray, decimal_comma: bool = False) -> list[str
     their count of hundredths (much faster than SCORE_TEXT per value); formatted
     if any is out of the table's range or a negative zero. With a decimal comma
     where str() has a point, if `decimal_comma`."""
+    index = _cent_index(values)
+    if index is None:
+        texts = [str(v) for v in values.tolist()]
+        return [t.replace(".", ",") for t in texts] if decimal_comma else texts
+    table = _CENT_TEXT_COMMA if decimal_comma else _CENT_TEXT
+    return table[index].tolist()
+
+
+def hundredths_cells(values: np.ndarray, decimal_comma: bool, before: str) -> list[bytes]:
+    """hundredths_text's texts, each after `before` (a separator), as UTF-8."""
+    index = _cent_index(values)
+    if index is None:
+        return [(before + text).encode() for text in hundredths_text(values, decimal_comma)]
+    return _cells_table(before, decimal_comma)[index].tolist()
+
+
+def _cent_index(values: np.ndarray) -> np.ndarray | None:
+    """Each value's place in the tables (its count of hundredths from the lowest),
+    or None if any is out of their range or a negative zero."""
     index = np.rint(values * 100) - _LOWEST_CENT
     if len(values) and not (
         index.min() >= 0
         and index.max() < len(_CENT_TEXT)
         and not (np.signbit(values) & (values == 0)).any()
     ):
-        texts = [str(v) for v in values.tolist()]
-        return [t.replace(".", ",") for t in texts] if decimal_comma else texts
+        return None
+    return index.astype(np.intp)
+
+
+@functools.cache
+def _cells_table(before: str, decimal_comma: bool) -> np.ndarray:
     table = _CENT_TEXT_COMMA if decimal_comma else _CENT_TEXT
-    return table[index.astype(np.intp)].tolist()
+    return np.array([(before + text).encode() for text in table], dtype=object)
 
 
 def csv_answer(scored: Scored, ids: list | None) -> bytes:

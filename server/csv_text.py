@@ -84,14 +84,17 @@ def file_encoding(stream: BinaryIO, block_bytes: int = 1 << 20) -> tuple[str, bo
     decoder = codecs.getincrementaldecoder("utf-8")()
     bom = stream.read(len(BOM_BYTES)) == BOM_BYTES
     stream.seek(0)
-    lines = 0
+    before = 0  # bytes before the block
     try:
         while block := stream.read(block_bytes):
-            decoder.decode(block)
-            lines += block.count(b"\n")
+            if not block.isascii() or decoder.getstate()[0]:
+                decoder.decode(block)  # ASCII after a whole character is valid: not decoded
+            before += len(block)
         decoder.decode(b"", final=True)
     except UnicodeDecodeError as exc:
         if bom:
+            stream.seek(0)
+            lines = stream.read(before).count(b"\n")
             raise MalformedBody(
                 f"the CSV file starts as UTF-8 (a byte-order mark) but line "
                 f"{lines + _line_of(block, exc.start)} is not UTF-8: save the file again "

@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 import msgspec
+import numpy as np
 
 from server.batch import Batch
 from server.csv_fast import FastCsvReader
 from server.csv_input import CsvLayout, CsvParser, render_record
-from server.csv_output import answer_columns, joinable, joined_rows
-from server.csv_text import COMMA, CsvDialect, decode_chunk, header_cells
+from server.csv_output import answer_columns, hundredths_cells, joinable, joined_rows
+from server.csv_text import COMMA, UTF8, CsvDialect, decode_chunk, header_cells
 from server.errors import FieldError, RequestRejected
 from server.model import Scored, ServedModel
 from server.rules import ID_FIELD
@@ -40,7 +41,8 @@ def read_chunks(stream: BinaryIO, chunk_bytes: int) -> Iterator[bytes]:
     while block := stream.read(chunk_bytes):
         data = rest + block
         end = data.rfind(b"\n")
-        while end >= 0 and data.count(b'"', 0, end) % 2:
+        quoted = b'"' in data
+        while quoted and end >= 0 and data.count(b'"', 0, end) % 2:
             end = data.rfind(b"\n", 0, end)
         rest = data[end + 1 :]
         if end >= 0:
@@ -71,18 +73,27 @@ class FileHeader:
         return cls(cells, layout, dialect.delimiter.join(cells) if plain else None)
 
 
-def rows_in(chunk: bytes, encoding: str, lines_before: int, dialect: CsvDialect) -> int:
-    """The spreadsheet rows a chunk holds, blank ones too (records, not lines):
-    counted in the bytes unless quotes or a lone CR make them differ."""
+def line_breaks(chunk: bytes) -> int:
+    """How many b"\\n" `chunk` holds: numpy counts them several times faster than
+    bytes.count."""
+    return int(np.count_nonzero(np.frombuffer(chunk, dtype=np.uint8) == ord("\n")))
+
+
+def rows_in(
+    chunk: bytes, breaks: int, encoding: str, lines_before: int, dialect: CsvDialect
+) -> int:
+    """The spreadsheet rows a chunk of `breaks` line breaks holds, blank ones too
+    (records, not lines): counted in the bytes unless quotes or a lone CR make
+    them differ."""
     if b'"' not in chunk and not (b"\r" in chunk and _LONE_CR.search(chunk)):
-        return chunk.count(b"\n") + (not chunk.endswith(b"\n"))
+        return breaks + (not chunk.endswith(b"\n"))
     text = decode_chunk(chunk, encoding, False, lines_before)
     return len(CsvParser.records(text, dialect, lines_before + 1))
 
 
 @dataclass(frozen=True)
 class ChunkAnswer:
-    out: str
+    out: bytes  # UTF-8
     rejects: str
     scored: int
     rejected: int  # rows
@@ -134,9 +145,10 @@ class ChunkScorer:
         return out + "\n", rejects + "\n"
 
     def score(
-        self, chunk: bytes, encoding: str, rows_before: int, lines_before: int
+        self, chunk: bytes, encoding: str, rows_before: int, lines_before: int, rows: int
     ) -> ChunkAnswer:
-        """A chunk's answer; its first row is `rows_before + 1` of the spreadsheet."""
+        """A chunk's answer; its first row is `rows_before + 1` of the spreadsheet,
+        and it holds `rows` (rows_in: blank ones too)."""
         if b"\r" in chunk and b'"' not in chunk:
             chunk = chunk.replace(b"\r\n", b"\n")  # once, for the fast path and the lines alike
         try:
@@ -144,25 +156,58 @@ class ChunkScorer:
         except RequestRejected as exc:
             raise ScoringStopped(f"{self.source}: {exc.message}") from None
         if not text:
-            return ChunkAnswer("", "", 0, 0)
+            return ChunkAnswer(b"", "", 0, 0)
         batch = None
         if self._header.fast_header is not None:
             batch = self._fast.read(self._header.fast_header + "\n" + text)
         if batch is None:
             return self._score_slowly(text, rows_before, lines_before)
-        lines = text.split("\n")
-        if not lines[-1]:
-            lines.pop()
-        rows = None
+        blanks = batch.size != rows  # the fast path read every line that is not blank
+        if self._options is None and not blanks:
+            if self._echo and encoding == UTF8:
+                return ChunkAnswer(self._echoed(chunk, batch), "", batch.size, 0)
+            if self._numbered:
+                out = self._numbered_scores(rows_before + 1, batch)
+                return ChunkAnswer(out, "", batch.size, 0)
+        lines = numbers = None
+        if self._echo or (self._numbered and blanks):
+            lines = text.split("\n")
+            if not lines[-1]:
+                lines.pop()
         if self._numbered:
-            rows = [row for row, line in enumerate(lines, rows_before + 1) if line]
-        if "\n\n" in text or text.startswith("\n"):
+            first = rows_before + 1
+            numbers = range(first, first + batch.size)
+            if blanks:
+                numbers = [row for row, line in enumerate(lines, first) if line]
+        if self._echo and blanks:
             lines = [line for line in lines if line]  # blank rows are not answered
         columns = self._columns(batch)
-        prefixes = self._prefixes(batch.ids, lines, rows)
-        return ChunkAnswer(
-            joined_rows(prefixes, columns, self._out_dialect.delimiter), "", batch.size, 0
-        )
+        prefixes = self._prefixes(batch.ids, lines, numbers)
+        out = joined_rows(prefixes, columns, self._out_dialect.delimiter)
+        return ChunkAnswer(out.encode(), "", batch.size, 0)
+
+    def _echoed(self, chunk: bytes, batch: Batch) -> bytes:
+        """The chunk's lines (UTF-8, LF, none blank, all read by the fast path), each
+        followed by its score: one bytes formatting, about twice as fast as
+        splitting the lines and joining them again."""
+        dialect = self._out_dialect
+        cells = hundredths_cells(self._scores(batch), dialect.decimal_comma, dialect.delimiter)
+        lines = chunk if chunk.endswith(b"\n") else chunk + b"\n"
+        # TypeError, not a misaligned file, if the counts of lines and scores differed.
+        return lines.replace(b"%", b"%%").replace(b"\n", b"%s\n") % tuple(cells)
+
+    def _numbered_scores(self, first: int, batch: Batch) -> bytes:
+        """Each row's number (from `first`, none blank) and score: one bytes
+        formatting, faster than joining the numbers' and the scores' texts."""
+        dialect = self._out_dialect
+        parts: list = [None] * (2 * batch.size)
+        parts[0::2] = range(first, first + batch.size)
+        cells = hundredths_cells(self._scores(batch), dialect.decimal_comma, dialect.delimiter)
+        parts[1::2] = cells
+        return (b"%d%s\n" * batch.size) % tuple(parts)
+
+    def _scores(self, batch: Batch) -> np.ndarray:
+        return np.asarray(self._model.scores(batch.columns), dtype=np.float64)
 
     def _score_slowly(self, text: str, rows_before: int, lines_before: int) -> ChunkAnswer:
         """The chunk through the csv module: every problem found, row by row."""
@@ -191,7 +236,8 @@ class ChunkScorer:
         if self._id_position is not None:
             position = self._id_position
             ids = [r[position] if position < len(r) else "" for r in records]
-        out = joined_rows(self._prefixes(ids, lines, rows), filled, self._out_dialect.delimiter)
+        prefixes = self._prefixes(ids, lines, rows)
+        out = joined_rows(prefixes, filled, self._out_dialect.delimiter).encode()
         line_of = dict(zip(rows, lines, strict=True))
         rejects = "".join(
             render_record([str(p.row), p.field or "", p.message], dialect)
@@ -202,7 +248,7 @@ class ChunkScorer:
         )
         return ChunkAnswer(out, rejects, batch.size, len(bad))
 
-    def _prefixes(self, ids: list | None, lines: list[str], rows: list[int] | None) -> list[str]:
+    def _prefixes(self, ids: list | None, lines: list[str] | None, rows) -> list[str]:
         if self._echo:
             return lines
         if self._numbered:
