@@ -13,7 +13,8 @@ from server.access import ApiKeyAccess, needs_key
 from server.config import Settings, load_settings
 from server.drift_metrics import drift_counts_for
 from server.drift_resource import Drift
-from server.errors import RequestRejected, handle_rejected, handle_unexpected, serialize_http_error
+from server.error_handlers import handle_rejected, handle_unexpected, serialize_http_error
+from server.errors import RequestRejected
 from server.faults import failing_scores
 from server.metrics import MODEL_INFO, Metrics
 from server.middleware import InjectedDelay

@@ -1,18 +1,16 @@
-"""The client errors the request path raises, and their mapping to HTTP in one place."""
+"""The client errors the request path raises, each with its HTTP status.
+
+Without Falcon, so that server.score_file, which shares the parsers, loads no web
+framework; server/error_handlers.py turns them into answers."""
 
 from __future__ import annotations
 
 import heapq
-import logging
 import traceback
+from http import HTTPStatus
 from typing import Annotated
 
-import falcon
 import msgspec
-
-from server.request_context import StudyRequest
-
-logger = logging.getLogger(__name__)
 
 MAX_REPORTED_ERRORS = 100
 
@@ -43,7 +41,7 @@ class ErrorAnswer(msgspec.Struct, omit_defaults=True):
 class RequestRejected(Exception):
     """A request we will not score; `status` and the message tell the caller what to fix."""
 
-    status = falcon.HTTP_400
+    status = HTTPStatus.BAD_REQUEST
 
     def __init__(self, message: str, details: list[FieldError] | None = None, total: int = 0):
         super().__init__(message)
@@ -53,29 +51,29 @@ class RequestRejected(Exception):
 
 
 class MalformedBody(RequestRejected):
-    status = falcon.HTTP_400
+    status = HTTPStatus.BAD_REQUEST
 
 
 class InvalidRecords(RequestRejected):
-    status = falcon.HTTP_422
+    status = HTTPStatus.UNPROCESSABLE_ENTITY
 
 
 class InvalidOption(RequestRejected):
     """A query option (interval, explain) the served model cannot honour."""
 
-    status = falcon.HTTP_422
+    status = HTTPStatus.UNPROCESSABLE_ENTITY
 
 
 class TooLarge(RequestRejected):
-    status = falcon.HTTP_413
+    status = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
 
 
 class UnsupportedMediaType(RequestRejected):
-    status = falcon.HTTP_415
+    status = HTTPStatus.UNSUPPORTED_MEDIA_TYPE
 
 
 class ModelUnavailable(RequestRejected):
-    status = falcon.HTTP_503
+    status = HTTPStatus.SERVICE_UNAVAILABLE
 
 
 class ErrorCollector:
@@ -117,35 +115,6 @@ def _row_order(problem: FieldError) -> int:
 
 def error_body(message: str, details: list[FieldError] = (), total: int = 0) -> bytes:
     return msgspec.json.encode(ErrorAnswer(message, list(details), total))
-
-
-def handle_rejected(req: StudyRequest, resp, exc: RequestRejected, params) -> None:
-    req.context.failed_fields = [d.field for d in exc.details]
-    resp.status = exc.status
-    resp.content_type = falcon.MEDIA_JSON
-    resp.data = error_body(exc.message, exc.details, exc.total)
-
-
-def serialize_http_error(req, resp, exc: falcon.HTTPError) -> None:
-    """Falcon's own errors (404, 405, …) in the same JSON shape as ours."""
-    message = exc.title if not exc.description else f"{exc.title}: {exc.description}"
-    allowed = (exc.headers or {}).get("Allow")
-    if allowed:
-        message += f"; allowed: {allowed}"
-    resp.content_type = falcon.MEDIA_JSON
-    resp.data = error_body(message)
-
-
-def handle_unexpected(req: StudyRequest, resp, exc: Exception, params) -> None:
-    """Our bug, not the caller's: log it with the request id, answer a generic 500."""
-    request_id = req.context.request_id
-    logger.error(
-        "unhandled error, request_id=%s %s %s\n%s",
-        request_id, req.method, req.path, traceback_without_messages(exc),
-    )  # fmt: skip
-    resp.status = falcon.HTTP_500
-    resp.content_type = falcon.MEDIA_JSON
-    resp.data = error_body(f"internal error; quote request id {request_id} when reporting it")
 
 
 def traceback_without_messages(exc: BaseException) -> str:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Annotated, Literal
+from urllib.parse import parse_qsl
 
-import falcon
 import msgspec
 
 from model_store.contract import ModelContract
@@ -35,7 +35,7 @@ class QueryOptions:
         costs a noticeable share of a one-student request."""
         options = self._parsed.get(query_string)
         if options is None:
-            options = self.parse(falcon.uri.parse_query_string(query_string, keep_blank=True))
+            options = self.parse(query_params(query_string))
             if len(self._parsed) < MAX_PARSED_QUERIES:
                 self._parsed[query_string] = options
         return options
@@ -83,6 +83,16 @@ class QueryOptions:
             return "interval is not available: this model carries no intervals"
         allowed = ", ".join(map(str, self.levels))
         return f"interval={value!r} is not a level of this model; allowed: {allowed}"
+
+
+def query_params(query_string: str) -> dict[str, str | list[str]]:
+    """A query string's parameters as Falcon's parser gives them, blank values kept:
+    a name's value, or its values in a list when it is repeated. The standard
+    library's parser, so that score_file, which shares this module, loads no Falcon."""
+    params: dict[str, list[str]] = {}
+    for name, value in parse_qsl(query_string, keep_blank_values=True):
+        params.setdefault(name, []).append(value)
+    return {name: values[0] if len(values) == 1 else values for name, values in params.items()}
 
 
 def _options_type(

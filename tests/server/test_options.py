@@ -8,9 +8,10 @@ import json
 import urllib.error
 import urllib.request
 
+import falcon.uri
 import pytest
 
-from server.options import MAX_PARSED_QUERIES, QueryOptions
+from server.options import MAX_PARSED_QUERIES, QueryOptions, query_params
 from server.score_file import main as score_file_main
 from tests.support.clients import make_client
 from tests.support.models import STUDENT
@@ -247,3 +248,23 @@ def test_a_students_range_is_the_same_alone_and_in_a_cohort(client):
         alone = post(client, student, "interval=90").json
         del alone["model_version"]
         assert alone == answer
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "interval=90",
+        "interval=90&explain=true",
+        "interval=",
+        "interval",
+        "a=1&a=2&a=3",
+        "x=%20y+z%C3%A9",
+        "&&",
+        "interval=90&interval=80",
+        "=v",
+        "echo=all;x=1",
+        "report=drift&",
+    ],
+)
+def test_query_options_are_read_as_falcon_reads_them(query):
+    assert query_params(query) == falcon.uri.parse_query_string(query, keep_blank=True)

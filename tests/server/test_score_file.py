@@ -91,3 +91,16 @@ def test_a_large_file_streams_in_bounded_memory(tmp_path, model, store):
     with open(tmp_path / "out.csv") as f:
         assert sum(1 for _ in f) == 200_001
     assert peak_mib < 150, f"peak RSS {peak_mib:.0f} MiB"
+
+
+def test_score_file_loads_no_web_framework():
+    """Falcon is a fifth of score_file's start-up: the parsers it shares with the
+    server raise errors and read query options without it."""
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, server.score_file; print('falcon' in sys.modules)"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert loaded.stdout.strip() == "False"
