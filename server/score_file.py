@@ -29,7 +29,6 @@ from pathlib import Path
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import msgspec
-from tqdm import tqdm
 
 from model_store.store import ModelStore, StoreError
 from server.config import load_settings
@@ -95,9 +94,7 @@ def score_file(
                 open(partial, "wb") as outfile,
                 open(rejects_partial or os.devnull, "w", newline="", encoding="utf-8") as rejfile,
                 _Scorers(scorer, jobs, load_model, settings, infile, partial.parent) as run,
-                tqdm(
-                    total=source.stat().st_size, unit="B", unit_scale=True, disable=not progress
-                ) as bar,
+                _progress_bar(source.stat().st_size, progress) as bar,
             ):
                 mark = BOM if bom or encoding != UTF8 else ""  # for the spreadsheet to read it back
                 out_head, rejects_head = scorer.head()
@@ -121,6 +118,27 @@ def score_file(
     if rejects_partial is not None:
         os.replace(rejects_partial, rejects)
     return FileRead(scored, rejected, encoding, header.dialect)
+
+
+class _NoProgressBar:
+    def __enter__(self) -> _NoProgressBar:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def update(self, done: int) -> None:
+        return None
+
+
+def _progress_bar(total_bytes: int, shown: bool):
+    """tqdm's bar with its ETA on stderr, or none (--quiet): tqdm is imported only to
+    be shown, since importing it is a tenth of a scripted run's start-up."""
+    if not shown:
+        return _NoProgressBar()
+    from tqdm import tqdm
+
+    return tqdm(total=total_bytes, unit="B", unit_scale=True)
 
 
 def _header(model: ServedModel, first: bytes, encoding: str, source: Path):

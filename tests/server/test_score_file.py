@@ -104,3 +104,16 @@ def test_score_file_loads_no_web_framework():
         check=True,
     )
     assert loaded.stdout.strip() == "False"
+
+
+def test_without_quiet_a_progress_bar_with_its_eta_goes_to_stderr(tmp_path, model, store):
+    write_students(tmp_path / "in.csv", model, copies=100)
+    files = [str(tmp_path / "in.csv"), str(tmp_path / "out.csv")]
+    command = [sys.executable, "-m", "server.score_file", *files]
+    env = {**os.environ, "MODEL_STORE_DIR": str(store.root)}
+    done = subprocess.run(
+        command, cwd=REPO, env=env, capture_output=True, text=True, check=True, timeout=120
+    )
+    bar = done.stderr.replace("\r", "\n").splitlines()
+    assert any("100%" in line and "<00:00" in line for line in bar), done.stderr[-500:]
+    assert "100%" not in done.stdout  # the bar never mixes with what scripts read
