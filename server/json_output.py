@@ -18,6 +18,7 @@ from server.intervals import interval_ends
 
 _encode = msgspec.json.Encoder().encode
 _ID_KEY = b',"id":'
+MAX_SCORES = 100_001  # hundredths tabulated at most: about 10 MB of texts per level
 
 
 class CohortText:
@@ -34,7 +35,10 @@ class CohortText:
         self._low, self._high = low, high
         self._half_widths = dict(half_widths)
         self._first = round(low * 100)
-        self._scores = np.arange(self._first, round(high * 100) + 1) / 100
+        count = round(high * 100) + 1 - self._first
+        if count > MAX_SCORES:
+            count = 0  # a target too wide to tabulate: every cohort takes the Struct path
+        self._scores = np.arange(self._first, self._first + count) / 100
         heads = [_encode(prediction(s))[:-1] for s in self._scores.tolist()]
         self._heads = np.array(heads, dtype=object)  # '{"math_score":64.12' per score
         # Per level (None: no range) the texts after the score, and the whole

@@ -12,6 +12,7 @@ import pytest
 
 from model_store.contract import CategoricalFeature
 from server.json_input import JsonParser
+from server.json_output import CohortText
 from server.model import ServedModel
 
 LEVELS = [None, 80, 90, 95]
@@ -82,3 +83,9 @@ def test_every_score_on_the_table_reads_back_as_itself(model):
 def test_a_score_off_the_table_falls_back_to_the_structs(model):
     assert model.contract.cohort_text.predictions(np.array([-1.0, 50.0]), None, None) is None
     assert model.contract.cohort_text.predictions(np.array([10_001.0]), None, 90) is None
+
+
+def test_a_target_too_wide_to_tabulate_keeps_the_structs(model):
+    wide = CohortText(model.contract.prediction, 0.0, 1e6, {90: 5.0})
+    assert wide.predictions(np.array([0.0, 50_000.0]), None, None) is None
+    assert wide.predictions(np.array([0.0, 50_000.0]), ["a", "b"], 90) is None
