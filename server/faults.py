@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import numpy as np
+
 from server.model import Scored, ServedModel
 
 
@@ -17,7 +19,7 @@ class InjectedScoringFault(RuntimeError):
 
 
 class FailingModel(ServedModel):
-    def scores(self, columns: Mapping[str, Sequence]) -> list[float]:
+    def scores(self, columns: Mapping[str, Sequence]) -> np.ndarray:
         raise InjectedScoringFault(f"test fault while scoring {dict(columns)!r}")
 
     def predict(self, columns: Mapping[str, Sequence], options) -> Scored:

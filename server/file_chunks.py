@@ -24,7 +24,7 @@ from server.csv_input import CsvLayout, CsvParser, render_record
 from server.csv_output import answer_columns, hundredths_cells, joinable, joined_rows
 from server.csv_text import COMMA, UTF8, CsvDialect, decode_chunk, header_cells
 from server.errors import FieldError, RequestRejected
-from server.model import Scored, ServedModel
+from server.model import ServedModel
 from server.rules import ID_FIELD
 
 _LONE_CR = re.compile(rb"\r(?!\n)")  # a record's end to csv.reader, as a line break is
@@ -190,8 +190,7 @@ class ChunkScorer:
         """The chunk's lines (UTF-8, LF, none blank, all read by the fast path), each
         followed by its score: one bytes formatting, about twice as fast as
         splitting the lines and joining them again."""
-        dialect = self._out_dialect
-        cells = hundredths_cells(self._scores(batch), dialect.decimal_comma, dialect.delimiter)
+        cells = self._score_cells(batch)
         lines = chunk if chunk.endswith(b"\n") else chunk + b"\n"
         # TypeError, not a misaligned file, if the counts of lines and scores differed.
         return lines.replace(b"%", b"%%").replace(b"\n", b"%s\n") % tuple(cells)
@@ -199,15 +198,16 @@ class ChunkScorer:
     def _numbered_scores(self, first: int, batch: Batch) -> bytes:
         """Each row's number (from `first`, none blank) and score: one bytes
         formatting, faster than joining the numbers' and the scores' texts."""
-        dialect = self._out_dialect
         parts: list = [None] * (2 * batch.size)
         parts[0::2] = range(first, first + batch.size)
-        cells = hundredths_cells(self._scores(batch), dialect.decimal_comma, dialect.delimiter)
-        parts[1::2] = cells
+        parts[1::2] = self._score_cells(batch)
         return (b"%d%s\n" * batch.size) % tuple(parts)
 
-    def _scores(self, batch: Batch) -> np.ndarray:
-        return np.asarray(self._model.scores(batch.columns), dtype=np.float64)
+    def _score_cells(self, batch: Batch) -> list[bytes]:
+        """Each score's text after the output's separator, as UTF-8."""
+        dialect = self._out_dialect
+        scores = self._model.scores(batch.columns)
+        return hundredths_cells(scores, dialect.decimal_comma, dialect.delimiter)
 
     def _score_slowly(self, text: str, rows_before: int, lines_before: int) -> ChunkAnswer:
         """The chunk through the csv module: every problem found, row by row."""
@@ -258,10 +258,7 @@ class ChunkScorer:
     def _columns(self, batch: Batch) -> list[list[str]]:
         if not batch.size:
             return [[] for _ in self.answer_names()]
-        if self._options is None:
-            scored = Scored(self._model.scores(batch.columns))
-        else:
-            scored = self._model.predict(batch.columns, self._options)
+        scored = self._model.predict(batch.columns, self._options)
         return [values for _, values in answer_columns(scored, self._out_dialect.decimal_comma)]
 
 

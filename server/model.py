@@ -39,9 +39,10 @@ class ServedModel:
     contract: ServingContract
     card: bytes | None = None  # the version's model card (HTML); None if published without
 
-    def scores(self, columns: Mapping[str, Sequence]) -> list[float]:
-        """Math scores for validated columns, in order, rounded to hundredths."""
-        return hundredths(self._raw(columns))[0]
+    def scores(self, columns: Mapping[str, Sequence]) -> np.ndarray:
+        """Math scores for validated columns, in order, rounded to hundredths as
+        `hundredths` rounds them, as one array: for callers that format them whole."""
+        return np.rint(self._raw(columns) * 100) / 100
 
     def predict(self, columns: Mapping[str, Sequence], options: msgspec.Struct | None) -> Scored:
         """The scores, with the interval and the contributions `options` (of the
