@@ -2,10 +2,11 @@
 
 wrk against the Procfile's web command under the real Gunicorn config, each figure beside a floor
 measured in the same run (docs/performance.md): the HTTP floor, the HTTP + onnxruntime floor, the
-default answer (for the options; for drift counting, the server with DRIFT_COUNTS=false) and nginx
-in front of the HTTP floor. Rounds interleave, every other one reversed; each cell's best round is
-kept (noise on a shared machine only slows a round down). Targets: thresholds.toml. The table goes
-to stdout, table.md and report.json (all raw wrk output) to benchmarks/reports/.
+default answer (for the options; for drift counting, the server with DRIFT_COUNTS=false, loaded at
+the same moments as it) and nginx in front of the HTTP floor. Rounds interleave, every other one
+reversed; each cell's best round is kept (noise on a shared machine only slows a round down).
+Targets: thresholds.toml. The table goes to stdout, table.md and report.json (all raw wrk output)
+to benchmarks/reports/.
 """
 
 from __future__ import annotations
@@ -38,7 +39,12 @@ from server.config import load_settings
 POST_LUA = Path(__file__).resolve().parent / "post.lua"
 APPS = {"floor": "benchmarks.floors:app()", "model-floor": "benchmarks.floors:app(with_model=True)"}
 SERVERS = {"server": {}, "uncounted": {"DRIFT_COUNTS": "false"}}  # the same code, two settings
-DRIFT_BODIES = ("single", "bulk")  # drift counting's cost: "server" against "uncounted"
+DRIFT_BODIES = ("single", "bulk")  # drift counting's cost: "counted" against "uncounted"
+# A cell loaded side by side with another server, each by half the connections, its runs kept as
+# "counted": both see the same moments of a shared machine, so a round's ratio of the two spreads
+# about a third as much as of runs one after the other (docs/performance.md). A round is this many
+# shorter pairs: more ratios in the same time.
+PAIRED, PAIR_SPLITS = {"uncounted": ("server", "counted")}, 4
 BEHIND_NGINX = {"nginx-floor": "floor", "nginx-server": "server"}
 BULK_STUDENTS, CSV_STUDENTS, RSS_PREDICTIONS, MANY_CONNECTIONS = 1_000, 100_000, 1_000_000, 64
 INTERVAL, EXPLAIN = "?interval=90", "?explain=true"
@@ -163,10 +169,15 @@ def load_cells(args, bodies: dict[str, Body], logs: Path) -> tuple[dict, dict]:
             server.wait_serving(bodies["single"].data, bodies["single"].content_type)
         cells = [c for c in plan(NGINX is not None) if "{}/{}{}".format(*c) in args.cells]
         runs: dict[str, list[WrkRun]] = {f"{name}/{body}{query}": [] for name, body, query in cells}
+        runs |= {f"{PAIRED[name][1]}/{body}": [] for name, body, _ in cells if name in PAIRED}
         for round_ in range(args.rounds + 1):  # the first round warms up and is not kept
             seconds = args.duration if round_ else min(1.0, args.duration)
             for name, body, query in cells if round_ % 2 else cells[::-1]:
                 logger.info("round %d/%d: %s/%s%s", round_, args.rounds, name, body, query)
+                if name in PAIRED:
+                    for cell, kept in side_by_side(servers, name, body, bodies[body], seconds):
+                        runs[cell] += kept * bool(round_)
+                    continue
                 measured = [servers[n] for n in (name, BEHIND_NGINX.get(name)) if n]
                 url = servers[name].url + PREDICT_PATH + query
                 run = run_wrk(measured, url, bodies[body], seconds, warmup=not round_)
@@ -176,13 +187,33 @@ def load_cells(args, bodies: dict[str, Body], logs: Path) -> tuple[dict, dict]:
         return runs, servers["floor"].memory()
 
 
+def side_by_side(servers: dict[str, Server], name: str, body_name: str, body: Body,
+                 seconds: float) -> list[tuple[str, list[WrkRun]]]:  # fmt: skip
+    """PAIR_SPLITS runs of `name` and, at the same time, of its partner (PAIRED), each by half
+    the body's connections; as (cell, runs) for both."""
+    partner, kept_as = PAIRED[name]
+    half = replace(body, connections=max(body.connections // 2, 1))
+    both = [servers[name], servers[partner]]
+    runs: list[list[WrkRun]] = [[], []]
+    part = max(1, int(seconds // PAIR_SPLITS))  # wrk takes whole seconds
+    with ThreadPoolExecutor(2) as pool:
+        for _ in range(PAIR_SPLITS):
+            at_once = [pool.submit(run_wrk, [s], s.url + PREDICT_PATH, half, part) for s in both]
+            for kept, future in zip(runs, at_once, strict=True):
+                kept.append(future.result())
+            for server in both:
+                server.wait_idle()
+    return [(f"{name}/{body_name}", runs[0]), (f"{kept_as}/{body_name}", runs[1])]
+
+
 def drift_rounds(runs: dict[str, list[WrkRun]]) -> str:
-    """Each round's CPU with drift counting on over off: the spread behind its best rounds."""
+    """Each pair's CPU with drift counting on over off: the spread behind their medians."""
     spread = []
     for body in DRIFT_BODIES:
-        pairs = zip(runs.get(f"server/{body}", []), runs.get(f"uncounted/{body}", []), strict=False)
+        on, off = runs.get(f"counted/{body}", []), runs.get(f"uncounted/{body}", [])
+        pairs = zip(on, off, strict=False)
         spread.append(f"{body} " + ", ".join(f"{a.cpu_us / b.cpu_us:.3f}" for a, b in pairs))
-    return "Drift counting on / off, CPU per round: " + "; ".join(spread)
+    return "Drift counting on / off, CPU per pair run side by side: " + "; ".join(spread)
 
 
 def served_from(args, name: str = "server") -> dict:
@@ -220,7 +251,7 @@ def build_rows(bodies: dict[str, Body], best: dict[str, WrkRun], targets: dict,
             *[("Server", "p99 ms", "server", "", "HTTP floor", "floor", fast)] * (name == "single"),
             (f"Server {INTERVAL}", "CPU-µs/req", "server", INTERVAL, default, "server", interval),
             (f"Server {EXPLAIN}", "CPU-µs/req", "server", EXPLAIN, default, "server", explain),
-            ("Server, drift counting on", "CPU-µs/req", "server", "", off, "uncounted", drift),
+            ("Server, drift counting on", "CPU-µs/req", "counted", "", off, "uncounted", drift),
             ("nginx → HTTP floor", "req/s", "nginx-floor", "", direct, "floor", None),
             (deployed, "students/s", "nginx-server", "", "nginx + HTTP floor", "nginx-floor", None),
             (deployed, "CPU-µs/req", "nginx-server", "", "nginx + HTTP floor", "nginx-floor", None),
@@ -283,7 +314,9 @@ def main(argv: list[str] | None = None) -> int:
     rows += memory_rows(args, cold, floor_memory, targets) if cold else []
     notes = [
         f"wrk -t2 -c8 (-c{MANY_CONNECTIONS} where it says so, -c2 for CSV), best of {args.rounds} "
-        "interleaved rounds per cell (highest req/s; CPU-µs/req their median); cold start: best.",
+        "interleaved rounds per cell (highest req/s; CPU-µs/req their median); drift counting on "
+        f"and off side by side, each by half the connections, {PAIR_SPLITS} pairs a round; "
+        "cold start: best.",
         drift_rounds(runs),
         f"Load average {load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after.",
     ]

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.launcher import NGINX
-from benchmarks.server_bench import WrkRun, build_rows, main, make_bodies, plan
+from benchmarks.server_bench import PAIR_SPLITS, WrkRun, build_rows, main, make_bodies, plan
 from benchmarks.verdict import BENCH_COLUMNS, bench_table, load_thresholds
 from model_store.store import DEFAULT_ROOT, ModelStore
 
@@ -108,13 +108,14 @@ def test_drift_counting_is_judged_against_the_same_server_without_it(run):
         row = rows[(f"Server, drift counting on, {body}", "CPU-µs/req")]
         assert row["Floor (same run)"].startswith("DRIFT_COUNTS=false ")
         assert row["Result"] in ("PASS", "MISS")
-    assert "Drift counting on / off, CPU per round: single " in run[0]
+    assert "Drift counting on / off, CPU per pair run side by side: single " in run[0]
 
 
 def test_each_wrk_cell_is_listed_with_its_latencies(run):
     cells = run[0].strip().split("\n\n")[-1]
     assert "| server/single |" in cells and "| server/bulk?explain=true |" in cells
     assert "| server/many |" in cells and "| uncounted/bulk |" in cells
+    assert "| counted/bulk |" in cells
 
 
 def test_cells_chosen_run_alone_every_other_round_reversed(tmp_path):
@@ -124,10 +125,14 @@ def test_cells_chosen_run_alone_every_other_round_reversed(tmp_path):
     cells = {row["Cell"] for row in table_rows(stdout)}
     assert cells == {"Server, drift counting on, 1 student JSON"} | skipped
     rounds = json.loads((report_dir / "report.json").read_text())["wrk_rounds"]
+    pairs = 2 * PAIR_SPLITS  # drift counting off, and on beside it, several times a round
     assert {cell: len(runs) for cell, runs in rounds.items()} == {
         "server/single": 2,
-        "uncounted/single": 2,
+        "uncounted/single": pairs,
+        "counted/single": pairs,
     }
+    for on, off in zip(rounds["counted/single"], rounds["uncounted/single"], strict=True):
+        assert on["rps"] > 0 and off["rps"] > 0 and on["cpu_us"] > 0 and off["cpu_us"] > 0
     order = re.findall(r"round (\d)/2: (\S+)", log)
     assert order[2:] == [("1", "server/single"), ("1", "uncounted/single"),
                          ("2", "uncounted/single"), ("2", "server/single")]  # fmt: skip
