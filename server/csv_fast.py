@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from server.batch import Batch
+from server.csv_bytes import ByteReader
 from server.rules import ID_FIELD, FeatureRule
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ class FastCsvReader:
         self._categories = {
             name: _Categories(codes) for name, codes in parser.category_codes.items()
         }
+        self._bytes = ByteReader(self._rules, parser.category_codes)
 
     def read(self, text: str) -> Batch | None:
         """The body as `CsvParser.parse_text` reads it, or None to let it decide.
@@ -54,6 +56,11 @@ class FastCsvReader:
             self._parser.check_size(_count_filled_lines(text[start:]))
         if not lines:
             return self._parser.batch([], layout)
+        if lines >= KEYED_FROM:
+            read = self._bytes.read(text, start, lines, layout)
+            if read is not None:
+                columns, ids = read
+                return Batch(columns=columns, ids=ids, single=False, size=lines)
         table = _read_table(text, self._dtype(layout), dialect.delimiter)
         if table is None:
             return None
@@ -94,8 +101,8 @@ class FastCsvReader:
         return np.dtype([(_field(i), f) for i, f in enumerate(formats)])
 
 
-# From about this many cells, finding categories by a byte beats a binary search,
-# whose fewer numpy calls cost less for a few students.
+# From about this many cells (or rows, for server/csv_bytes.py), finding categories
+# by a byte beats a binary search, whose fewer numpy calls cost less for a few students.
 KEYED_FROM = 100
 
 

@@ -503,3 +503,64 @@ def test_the_csv_fast_path_reads_as_the_csv_module_does_or_defers(csv_readers, t
     assert keyed_outcome == fast_outcome
     if fast_outcome is not None:
         assert fast_outcome == slow_outcome
+
+
+# -- the byte reader (server/csv_bytes.py), the fast path's first --------------------
+# Bodies mostly as school offices export them (every cell plain, the odd one near a
+# valid one), where the byte reader reads rather than defers: what it reads must be
+# what the csv module path reads.
+
+SCORE_CELLS = ["0", "7", "07", "007", "0072", "100", "101", "1000", "", " 7", "7 ", "7.5", "-1"]
+SCORE_CELLS += ["1e2", "+7", "\u0663", "7a", "a7", "/", ":"]  # "/" and ":" border the digits
+
+
+@st.composite
+def plain_tables(draw) -> str:
+    extra = draw(st.sampled_from([[], ["id"], ["note"], ["id", "note"]]))
+    names = draw(st.permutations([*feature_names(), *extra]))
+    separator = draw(st.sampled_from([",", ";", "\t"]))
+    by_name = {f["name"]: f for f in schema_features()}
+
+    def cell(name):
+        feature = by_name.get(name)
+        if feature is None:
+            return st.text(st.characters(codec="ascii", exclude_characters='"\r\n\x00'), max_size=5)
+        if feature["kind"] == CATEGORICAL:
+            near = st.sampled_from(_near_misses(feature["categories"]))
+            valid = st.sampled_from(feature["categories"])
+            return valid | near if draw(st.integers(0, 3)) == 0 else valid
+        numbers = st.integers(0, 100).map(str)
+        return numbers | st.sampled_from(SCORE_CELLS) if draw(st.integers(0, 3)) == 0 else numbers
+
+    rows = draw(st.lists(st.tuples(*map(cell, names)).map(separator.join), min_size=1, max_size=40))
+    line_end = draw(st.sampled_from(["\n", "\r\n"]))
+    last = draw(st.sampled_from([line_end, ""]))
+    return separator.join(names) + line_end + line_end.join(rows) + last
+
+
+@PROPERTY
+@given(text=plain_tables())
+def test_the_byte_reader_reads_as_the_csv_module_does_or_defers(csv_readers, text):
+    fast, parser = csv_readers
+    keyed_from, max_rows = csv_fast.KEYED_FROM, parser.max_rows
+    try:
+        csv_fast.KEYED_FROM, parser.max_rows = 0, 100  # as for a large body
+        outcome = _outcome(fast.read, text)
+        slow = _outcome(parser.parse_text, text)
+    finally:
+        csv_fast.KEYED_FROM, parser.max_rows = keyed_from, max_rows
+    event("deferred" if outcome is None else f"fast path: {outcome[0]}")
+    if outcome is not None:
+        assert outcome == slow
+
+
+def test_the_byte_reader_reads_a_plain_body_itself(csv_readers):
+    """The byte reader is not silently deferring: a plain body with ids is its own."""
+    fast, parser = csv_readers
+    header = ",".join(["id", *STUDENT])
+    rows = [",".join([f"s{i}", *map(str, STUDENT.values())]) for i in range(3)]
+    layout = parser.layout(header.split(","), parser.dialect(header))
+    text = "\n".join([header, *rows]) + "\n"
+    columns, ids = fast._bytes.read(text, len(header) + 1, 3, layout)
+    assert ids == ["s0", "s1", "s2"]
+    assert columns["reading_score"].tolist() == [float(STUDENT["reading_score"])] * 3
