@@ -23,6 +23,7 @@ from server.config import (
     load_settings,
 )
 from server.keys import open_mode_warning
+from server.memory import keep_freed_memory
 from server.oversize import DRAIN_FACTOR, LINGER_SECONDS, linger_after_answer
 from server.preflight import verify_in_child
 
@@ -109,6 +110,7 @@ def on_starting(server) -> None:
         os._exit(1)
     hand_over_version(version)
     logger.info("serving model version %s", version)
+    keep_freed_memory()  # for the workers forked from here (server/memory.py)
     warning = open_mode_warning(settings.api_keys)
     if warning:
         logger.warning(warning)

@@ -15,7 +15,6 @@ stay in the output with an empty score, so that it lines up with the input.
 from __future__ import annotations
 
 import argparse
-import ctypes
 import multiprocessing
 import os
 import sys
@@ -45,30 +44,11 @@ from server.file_chunks import (
     read_chunks,
     rows_in,
 )
+from server.memory import keep_freed_memory
 from server.model import ServedModel, load_verified_model
 
 DEFAULT_CHUNK_BYTES = 1 << 20  # about 15,000 rows of the public data set's width
 ENCODING_NAMES = {UTF8: "UTF-8", WINDOWS_1252: "Windows-1252"}
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's malloc.h
-_KEPT_BYTES = 256 << 20  # free memory kept at the heap's top before it is trimmed
-_MAPPED_FROM_BYTES = 32 << 20  # blocks from this size are mapped afresh (a chunk's are smaller)
-
-
-def _keep_freed_memory() -> None:
-    """Ask glibc to keep freed memory for the next chunk rather than give it back.
-
-    Each chunk allocates and frees megabytes of numpy temporaries; by default glibc
-    maps large blocks afresh and trims the heap after them, so that every chunk paid
-    a page fault per 4 KiB touched. The workers, forked, inherit the setting. Only
-    where glibc's mallopt exists; elsewhere nothing changes."""
-    try:
-        libc = ctypes.CDLL(None)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return
-    mallopt(_M_TRIM_THRESHOLD, _KEPT_BYTES)
-    mallopt(_M_MMAP_THRESHOLD, _MAPPED_FROM_BYTES)
-
 
 __all__ = ["FileRead", "ScoringStopped", "main", "score_file"]
 
@@ -322,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("name the scored file once: as the second argument or with -o")
     args.output = args.output or args.output_option
     settings = load_settings()
-    _keep_freed_memory()
+    keep_freed_memory()  # a chunk's temporaries reused by the next (server/memory.py)
     try:
         store = ModelStore(settings.store_dir)
         model = load_verified_model(store, args.version, settings.ort_threads)
