@@ -206,6 +206,19 @@ def side_by_side(servers: dict[str, Server], name: str, body_name: str, body: Bo
     return [(f"{name}/{body_name}", runs[0]), (f"{kept_as}/{body_name}", runs[1])]
 
 
+def paired_middles(runs: dict[str, list[WrkRun]], middle: dict[str, float]) -> dict[str, float]:
+    """A paired cell's partner's CPU-µs/req: its cell's median times the median of the pairs'
+    ratios, so that its row's ratio is the pairs' (as farm-bench pairs runs), not a ratio of
+    medians taken from different moments."""
+    kept = {}
+    for name, (_, kept_as) in PAIRED.items():
+        for cell in [c for c in runs if c.startswith(f"{name}/")]:
+            partner = kept_as + cell.removeprefix(name)
+            pairs = zip(runs[partner], runs[cell], strict=True)
+            kept[partner] = middle[cell] * statistics.median(a.cpu_us / b.cpu_us for a, b in pairs)
+    return kept
+
+
 def drift_rounds(runs: dict[str, list[WrkRun]]) -> str:
     """Each pair's CPU with drift counting on over off: the spread behind their medians."""
     spread = []
@@ -308,6 +321,7 @@ def main(argv: list[str] | None = None) -> int:
         cold = cold_starts_and_memory(args, bodies, Path(tmp)) if args.cells == known else None
         runs, floor_memory = load_cells(args, bodies, Path(tmp))
     middle = {cell: statistics.median(r.cpu_us for r in rounds) for cell, rounds in runs.items()}
+    middle |= paired_middles(runs, middle)
     best = {c: replace(max(rs, key=lambda r: r.rps), cpu_us=middle[c]) for c, rs in runs.items()}
     targets = load_thresholds()["server_bench"]
     rows = build_rows(bodies, best, targets)
@@ -315,8 +329,8 @@ def main(argv: list[str] | None = None) -> int:
     notes = [
         f"wrk -t2 -c8 (-c{MANY_CONNECTIONS} where it says so, -c2 for CSV), best of {args.rounds} "
         "interleaved rounds per cell (highest req/s; CPU-µs/req their median); drift counting on "
-        f"and off side by side, each by half the connections, {PAIR_SPLITS} pairs a round; "
-        "cold start: best.",
+        f"and off side by side, each by half the connections, {PAIR_SPLITS} pairs a round (on: "
+        "off's median times the pairs' median ratio); cold start: best.",
         drift_rounds(runs),
         f"Load average {load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after.",
     ]

@@ -10,6 +10,7 @@ import json
 import math
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -109,6 +110,16 @@ def test_drift_counting_is_judged_against_the_same_server_without_it(run):
         assert row["Floor (same run)"].startswith("DRIFT_COUNTS=false ")
         assert row["Result"] in ("PASS", "MISS")
     assert "Drift counting on / off, CPU per pair run side by side: single " in run[0]
+
+
+def test_drift_countings_ratio_is_the_median_of_its_pairs(run):
+    report = json.loads((run[1] / "report.json").read_text())
+    rounds, rows = report["wrk_rounds"], {r["cell"]: r for r in report["rows"]}
+    for body, label in (("single", "1 student JSON"), ("bulk", "1,000 students JSON")):
+        pairs = zip(rounds[f"counted/{body}"], rounds[f"uncounted/{body}"], strict=True)
+        ratios = [on["cpu_us"] / off["cpu_us"] for on, off in pairs]
+        row = rows[f"Server, drift counting on, {label}"]
+        assert row["ratio"] == pytest.approx(statistics.median(ratios))
 
 
 def test_each_wrk_cell_is_listed_with_its_latencies(run):
