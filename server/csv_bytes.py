@@ -3,9 +3,9 @@
 Every separator and line break is found in one pass over the bytes, so each
 cell's start and length is known at once; a category cell is then found by one
 of its bytes and checked by comparing all of them (as 8-byte words), a score
-cell of one to three digits is read from its digits. About twice as fast as
-np.loadtxt's tokenizer, which then has nothing left to do. Anything else (a row
-of another width, a blank line, a decimal point, a space, non-ASCII text)
+cell of one to three digits (and up to two decimals) is read from its digits.
+About twice as fast as np.loadtxt's tokenizer. Anything else (a row of another
+width, a blank line, a decimal comma, a space, an exponent, non-ASCII text)
 returns None, and np.loadtxt (server/csv_fast.py) reads the body instead.
 """
 
@@ -21,8 +21,9 @@ from server.rules import ID_FIELD, FeatureRule
 if TYPE_CHECKING:
     from server.csv_input import CsvLayout
 
-_NEWLINE, _ZERO = ord("\n"), ord("0")
-_MAX_DIGITS = 3
+_NEWLINE, _ZERO, _POINT = ord("\n"), ord("0"), ord(".")
+_MAX_DIGITS = 3  # before the point
+_MAX_DECIMAL_CELL = 6  # three digits, the point and two decimals
 
 
 class ByteCategories:
@@ -123,8 +124,18 @@ class _Body:
 
 
 def _scores(rule: FeatureRule, body: _Body, starts: np.ndarray, lengths: np.ndarray):
-    """The scores of cells of one to three digits, as float64, or None if any cell is
-    another number (or none) or out of the rule's range."""
+    """The scores as float64 (whole numbers, else with up to two decimals), or None if
+    any cell is another number (or none) or out of the rule's range."""
+    scores = _whole_scores(body, starts, lengths)
+    if scores is None:
+        scores = _decimal_scores(body, starts, lengths)
+    if scores is None or not ((scores >= rule.minimum) & (scores <= rule.maximum)).all():
+        return None
+    return scores
+
+
+def _whole_scores(body: _Body, starts: np.ndarray, lengths: np.ndarray):
+    """Cells of one to three digits, the usual case, in a few operations on whole columns."""
     if not ((lengths >= 1) & (lengths <= _MAX_DIGITS)).all():
         return None
     read = body.words[starts]
@@ -137,10 +148,33 @@ def _scores(rule: FeatureRule, body: _Body, starts: np.ndarray, lengths: np.ndar
         return None
     two = first * 10 + second
     scores = np.where(lengths == 1, first, np.where(lengths == 2, two, two * 10 + third))
-    scores = scores.astype(np.float64)
-    if not ((scores >= rule.minimum) & (scores <= rule.maximum)).all():
+    return scores.astype(np.float64)
+
+
+def _decimal_scores(body: _Body, starts: np.ndarray, lengths: np.ndarray):
+    """Cells of one to three digits, then optionally a point and one or two digits. The
+    digits without the point, as a whole number, divided by 10 or 100: one correctly
+    rounded division of exact numbers, so the same float as float(cell)."""
+    if not ((lengths >= 1) & (lengths <= _MAX_DECIMAL_CELL)).all():
         return None
-    return scores
+    cells = body.words[starts].view(np.uint8).reshape(-1, 8)[:, :_MAX_DECIMAL_CELL]
+    position = np.arange(_MAX_DECIMAL_CELL)
+    inside = position < lengths[:, None]
+    points = (cells == _POINT) & inside
+    digits = cells - np.uint8(_ZERO)  # wraps below "0", so a digit is exactly <= 9
+    if not ((digits <= 9) | points | ~inside).all():
+        return None
+    pointed = points.sum(axis=1)
+    point = np.where(pointed == 1, points.argmax(axis=1), lengths)  # or the cell's end
+    decimals = lengths - point - (pointed == 1)
+    shaped = (pointed <= 1) & (point >= 1) & (point <= _MAX_DIGITS)
+    if not (shaped & ((pointed == 0) | ((decimals >= 1) & (decimals <= 2)))).all():
+        return None
+    # Each digit's power of ten in the number without its point.
+    power = (lengths - pointed - 1)[:, None] - position + (position > point[:, None])
+    kept = np.where(inside & ~points, digits, 0).astype(np.int64)
+    whole = (kept * 10 ** np.clip(power, 0, _MAX_DECIMAL_CELL)).sum(axis=1)
+    return whole / 10.0**decimals
 
 
 def _distinguishing_position(values: list[bytes]) -> int | None:

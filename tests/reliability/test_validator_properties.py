@@ -512,6 +512,8 @@ def test_the_csv_fast_path_reads_as_the_csv_module_does_or_defers(csv_readers, t
 
 SCORE_CELLS = ["0", "7", "07", "007", "0072", "100", "101", "1000", "", " 7", "7 ", "7.5", "-1"]
 SCORE_CELLS += ["1e2", "+7", "\u0663", "7a", "a7", "/", ":"]  # "/" and ":" border the digits
+SCORE_CELLS += ["7.5", "100.0", "100.5", "0.05", "7.", ".5", "7.555", "07.50", "1.2.3", "7..5"]
+SCORE_CELLS += ["1000.5", "7.5.", "7,5", "7/5"]
 
 
 @st.composite
@@ -530,6 +532,9 @@ def plain_tables(draw) -> str:
             valid = st.sampled_from(feature["categories"])
             return valid | near if draw(st.integers(0, 3)) == 0 else valid
         numbers = st.integers(0, 100).map(str)
+        if draw(st.integers(0, 2)) == 0:  # scores with one or two decimals, as some sheets keep
+            numbers |= st.integers(0, 10_000).map(lambda h: f"{h // 100}.{h % 100:02d}")
+            numbers |= st.integers(0, 1_000).map(lambda t: f"{t // 10}.{t % 10}")
         return numbers | st.sampled_from(SCORE_CELLS) if draw(st.integers(0, 3)) == 0 else numbers
 
     rows = draw(st.lists(st.tuples(*map(cell, names)).map(separator.join), min_size=1, max_size=40))
@@ -564,3 +569,11 @@ def test_the_byte_reader_reads_a_plain_body_itself(csv_readers):
     columns, ids = fast._bytes.read(text, len(header) + 1, 3, layout)
     assert ids == ["s0", "s1", "s2"]
     assert columns["reading_score"].tolist() == [float(STUDENT["reading_score"])] * 3
+    decimals = text.replace(f",{STUDENT['reading_score']},", ",72.5,", 1)
+    decimals = decimals.replace(f",{STUDENT['writing_score']}\n", ",90.25\n")
+    columns, _ = fast._bytes.read(decimals, len(header) + 1, 3, layout)
+    assert columns["reading_score"].tolist()[0] == 72.5
+    assert columns["writing_score"].tolist() == [90.25] * 3
+    plain = parser.parse_text(decimals).columns
+    for name in ("reading_score", "writing_score"):
+        assert columns[name].tolist() == list(map(float, plain[name]))
