@@ -32,7 +32,7 @@ class ByteCategories:
     def __init__(self, codes: dict[str, int]) -> None:
         values = sorted(codes)
         encoded = [v.encode() for v in values]
-        self.key = _distinguishing_position(encoded)
+        self.key = distinguishing_position(encoded)
         self.word_count = words = -(-max(map(len, encoded)) // 8)
         table = np.array(encoded, dtype=f"S{8 * words}").view("<u8").reshape(len(values), words)
         self._lengths = np.array(list(map(len, encoded)), dtype=np.intp)
@@ -177,7 +177,7 @@ def _decimal_scores(body: _Body, starts: np.ndarray, lengths: np.ndarray):
     return whole / 10.0**decimals
 
 
-def _distinguishing_position(values: list[bytes]) -> int | None:
+def distinguishing_position(values: list[bytes]) -> int | None:
     """A position within every value at which each value's byte differs from the others'."""
     for position in range(min(map(len, values))):
         if len({v[position] for v in values}) == len(values):

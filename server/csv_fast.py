@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from server.batch import Batch
-from server.csv_bytes import ByteReader
+from server.csv_bytes import ByteReader, distinguishing_position
 from server.rules import ID_FIELD, FeatureRule
 
 if TYPE_CHECKING:
@@ -126,7 +126,7 @@ class _Categories:
         self.dtype = np.dtype((kind, width))
         self._sorted = np.array(values, dtype=self.dtype)
         self._codes = np.array([codes[v] for v in values], dtype=np.intp)
-        self._key = _distinguishing_byte(self._sorted) if ascii_values else None
+        self._key = distinguishing_position([v.encode() for v in values]) if ascii_values else None
         if self._key is not None:
             # The value each byte at the key's position points to (any, for a byte
             # no value has there: the comparison then refuses the cell).
@@ -156,16 +156,6 @@ class _Categories:
         if not (self._words[places] == words).all():
             return None
         return self._codes[places]
-
-
-def _distinguishing_byte(values: np.ndarray) -> int | None:
-    """A position at which every value's byte differs from the others', if any."""
-    width = values.dtype.itemsize
-    table = values.view(np.uint8).reshape(len(values), width)
-    for position in range(width):
-        if len(set(table[:, position].tolist())) == len(values):
-            return position
-    return None
 
 
 def _field(position: int) -> str:
