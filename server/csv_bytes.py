@@ -54,7 +54,7 @@ class ByteCategories:
         if not (self._lengths[places] == lengths).all():
             return None
         for word, (values, masks) in enumerate(zip(self._words, self._masks, strict=True)):
-            read = body.words[starts + 8 * word] if word else body.words[starts]
+            read = body.words[starts + 8 * word]
             if not ((read & masks[places]) == values[places]).all():
                 return None
         return self._codes[places]
