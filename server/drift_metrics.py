@@ -1,7 +1,7 @@
 """Live drift counts: students per field and cell, added up across Gunicorn workers.
 
-Each worker adds every scored request's counts to one in-memory vector (a numpy
-`+=`, so a request pays nothing per cell) and a thread writes them to
+Each worker adds every scored request's students to one in-memory tally (see
+server/drift_count.py), and a thread reads it as counts per cell and writes them to
 prometheus-client every FLUSH_SECONDS, and at exit. So /drift and /metrics lag
 the workers by at most that, and a worker killed outright loses at most that.
 
@@ -97,7 +97,7 @@ class DriftCounts(CohortDrift):
         self._since_start = [since_start.labels(version, *cell) for cell in self._cells]
         self._recent = [recent.labels(version, *cell) for cell in self._cells]
         size = len(self._cells)
-        self._pending = np.zeros(size, dtype=np.int64)
+        self._tally = np.zeros(self._counter.tally_size, dtype=np.int64)  # larger requests'
         self._few: list[Mapping[str, Sequence]] = []  # small requests' columns, counted at flush
         self._minutes = np.zeros((window_minutes, size), dtype=np.int64)
         self._newest_minute: int | None = None
@@ -121,9 +121,8 @@ class DriftCounts(CohortDrift):
             with self._adding:
                 self._few.append(columns)
         else:
-            counts = self._counter.count(columns, size)
-            with self._adding:
-                self._pending += counts
+            with self._adding:  # tallied in place: the flush reads the tally as cells
+                self._counter.tally(columns, size, self._tally)
         if self._thread is None:
             self._start_flushing()
 
@@ -131,9 +130,10 @@ class DriftCounts(CohortDrift):
         """Write this worker's pending counts and its recent window to prometheus-client."""
         with self._flushing:
             with self._adding:
-                pending, few = self._pending.copy(), self._few
-                self._pending[:] = 0
+                tally, few = self._tally.copy(), self._few
+                self._tally[:] = 0
                 self._few = []
+            pending = self._counter.cells(tally)
             if few:
                 students, joined = self._counter.joined(few)
                 pending += self._counter.count(joined, students)

@@ -138,6 +138,77 @@ def test_scores_on_and_beside_each_edge_fall_in_the_bin_a_plain_count_gives(meta
         np.testing.assert_array_equal(counts[offset : offset + field.size], plain, field.name)
 
 
+def plain_counts(reference: DriftReference, columns: dict) -> np.ndarray:
+    """Every student placed in their cell one by one: what the counter must agree with."""
+    cells = []
+    for field in reference.fields:
+        values = columns[field.name]
+        if field.categories:
+            cells.append([list(values).count(c) for c in field.categories])
+        else:
+            edges = field.edges.tolist()
+            bins = [bisect.bisect_right(edges, float(v)) for v in values]
+            cells.append(np.bincount(bins, minlength=field.size).tolist())
+    return np.concatenate(cells)
+
+
+def with_score_edges(metadata: dict, edges: list[float]) -> DriftReference:
+    recorded = metadata["drift_reference"]
+    shares = [1 / (len(edges) + 1)] * (len(edges) + 1)
+    fields = dict(recorded["fields"])
+    for name in ("reading_score", "writing_score"):
+        fields[name] = {"kind": "numeric", "edges": edges, "shares": shares}
+    return DriftReference.from_metadata(
+        {**metadata, "drift_reference": {**recorded, "fields": fields}}
+    )
+
+
+@pytest.mark.parametrize(
+    "edges",
+    [
+        [0.0, 40.0, 57.0, 63.0, 99.0, 100.0],  # whole: tallied per whole part, at the ends too
+        [40.5, 57.25, 63.75, 99.5],  # not whole: each student placed by the sorted scores
+    ],
+)
+def test_decimal_scores_count_as_a_plain_count_whatever_the_edges(metadata, edges):
+    """Scores with decimals either side of each edge and on it, as float32 (the model's)
+    and as float64 (a few students, or scripts)."""
+    reference = with_score_edges(metadata, edges)
+    near = [e + d for e in edges for d in (-0.75, -0.5, -1e-4, 0.0, 1e-4, 0.5)]
+    scores = np.clip(near + [0.0, 0.25, 99.99, 100.0], 0, 100)
+    columns = draw_students(metadata, len(scores), seed=24)
+    columns |= {"reading_score": scores.tolist(), "writing_score": scores[::-1].tolist()}
+    counter = CohortCounter(reference)
+    np.testing.assert_array_equal(
+        counter.count(columns, len(scores)), plain_counts(reference, columns)
+    )
+    arrays = counter.as_arrays(columns)  # the scores as the model's float32
+    np.testing.assert_array_equal(
+        counter.count(arrays, len(scores)), plain_counts(reference, arrays)
+    )
+
+
+def test_a_score_above_its_range_counts_in_the_top_bin(metadata):
+    """Validation keeps scores in range; were one to slip through, it is still counted
+    where a plain count puts it, not lost or raised on."""
+    reference = with_score_edges(metadata, [50.0, 90.0])
+    columns = draw_students(metadata, 40, seed=25)
+    columns["reading_score"] = [*columns["reading_score"][:-2], 100.5, 250.0]
+    counts = CohortCounter(reference).count(columns, 40)
+    np.testing.assert_array_equal(counts, plain_counts(reference, columns))
+
+
+def test_tallies_added_up_read_as_one_count_of_all_their_students(counter, metadata):
+    """Live counting tallies request by request and reads the sum once per flush."""
+    batches = [draw_students(metadata, rows, seed=30 + rows) for rows in (17, 250, 1000)]
+    tally = np.zeros(counter.tally_size, dtype=np.int64)
+    for columns in batches:
+        counter.tally(counter.as_arrays(columns), len(columns["gender"]), tally)
+    joined = {name: sum((b[name] for b in batches), []) for name in batches[0]}
+    np.testing.assert_array_equal(counter.cells(tally), counter.count(joined, 1267))
+    np.testing.assert_array_equal(counter.cells(tally), plain_counts(counter.reference, joined))
+
+
 def test_a_score_without_edges_counts_everyone_in_its_one_bin(metadata):
     reference = with_edges(metadata, "reading_score", [])
     columns = draw_students(metadata, 40, seed=23)
