@@ -49,6 +49,10 @@ class CohortCounter:
             for f in reference.fields
             if f.categories
         }
+        # Text or code to code: one request's categories may come as text, another's as codes.
+        self._either_to_code = {
+            name: codes | {i: i for i in codes.values()} for name, codes in self._code_of.items()
+        }
         self._edges = {f.name: f.edges.tolist() for f, _ in self._numeric}
         self._size = offsets[-1]
         # Where each field's tally starts, by how it is tallied.
@@ -122,7 +126,8 @@ class CohortCounter:
         field, not one per request (these are many requests of a few students)."""
         joined = {}
         for name, _ in self._categorical:
-            joined[name] = self._codes(name, list(chain.from_iterable(b[name] for b in batches)))
+            values = chain.from_iterable(b[name] for b in batches)
+            joined[name] = np.fromiter(map(self._either_to_code[name].__getitem__, values), np.intp)
         for field, _ in self._numeric:
             scores = chain.from_iterable(b[field.name] for b in batches)
             joined[field.name] = np.fromiter(scores, np.float64)

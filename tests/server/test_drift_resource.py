@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
+from server.drift_count import CohortCounter
 from server.drift_metrics import DriftCounts
 from server.drift_reference import DriftReference
 from server.keys import configuration_entry, parse_key_hashes
@@ -157,6 +159,28 @@ def test_the_recent_window_forgets_students_older_than_an_hour(drift_model):
     assert (since_start.sum(), recent.sum()) == (2 * 30 * 7, 30 * 7)
     now[0] += 24 * 3600
     assert counts.totals()[1].sum() == 0
+
+
+def test_requests_large_and_small_add_up_to_one_count_of_their_students(drift_model):
+    """As the server hands them over: lists of codes for a few students, arrays for more
+    (tallied at once); text categories as scripts give them."""
+    reference = DriftReference.from_metadata(drift_model.metadata)
+    counter = CohortCounter(reference)
+    counts = DriftCounts(drift_model.version, reference)
+    sizes = (1, 3, 16, 17, 400, 1, 5)
+    batches = [draw_students(drift_model.metadata, n, seed=40 + i) for i, n in enumerate(sizes)]
+    contract = drift_model.contract.model
+    for index, columns in enumerate(batches):
+        handed = counter.as_arrays(columns)
+        if index % 2:
+            coded = [f.name for f in reference.fields if f.categories]
+            handed |= {name: contract.codes(name, handed[name]).tolist() for name in coded}
+        counts.record(handed, len(columns["gender"]))
+    joined = {name: sum((b[name] for b in batches), []) for name in batches[0]}
+    expected = counter.count(joined, sum(sizes))
+    since_start, recent = counts.totals()
+    np.testing.assert_array_equal(since_start, expected)
+    np.testing.assert_array_equal(recent, expected)
 
 
 def test_single_students_are_counted_too(drift_client, drift_model):
