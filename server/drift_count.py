@@ -166,7 +166,8 @@ def _whole_parts(field: FieldReference) -> int | None:
 
 def _histogram(whole: np.ndarray, parts: int) -> np.ndarray:
     """Students per whole part, `parts` long: any above the range (validation lets none
-    through) in the top one, which is in the top bin, as every edge is below them."""
+    through) kept in the top one, so counted, in the top bin unless an edge lies above
+    the maximum (training deciles cannot)."""
     counts = np.bincount(whole, minlength=parts)
     if counts.size > parts:
         counts = np.append(counts[: parts - 1], counts[parts - 1 :].sum())
