@@ -19,6 +19,7 @@ model's, so the series are bounded: cells x versions served since the start.
 from __future__ import annotations
 
 import atexit
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -30,6 +31,7 @@ from prometheus_client.core import GaugeMetricFamily
 from server.drift import DRIFT, drift_report
 from server.drift_count import CohortCounter
 from server.drift_reference import DriftReference
+from server.errors import traceback_without_messages
 from server.metrics import workers_registry
 from server.model import ServedModel
 
@@ -37,6 +39,8 @@ FLUSH_SECONDS = 1.0
 WINDOW_MINUTES = 60
 SINCE_START_NAME = "studypredict_drift_students"
 RECENT_NAME = "studypredict_drift_recent_students"
+
+logger = logging.getLogger(__name__)
 
 
 class CohortDrift:
@@ -181,7 +185,13 @@ class DriftCounts(CohortDrift):
 
     def _flush_loop(self) -> None:
         while not self._stop.wait(self._flush_seconds):
-            self.flush()
+            try:
+                self.flush()
+            except Exception as exc:  # noqa: BLE001 - a lost second beats counting stopping
+                logger.error(
+                    "drift counts not written this time; counting goes on\n%s",
+                    traceback_without_messages(exc),
+                )
 
 
 def _samples(registry: CollectorRegistry, names: Mapping[str, object]) -> Iterator:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -181,6 +182,29 @@ def test_requests_large_and_small_add_up_to_one_count_of_their_students(drift_mo
     since_start, recent = counts.totals()
     np.testing.assert_array_equal(since_start, expected)
     np.testing.assert_array_equal(recent, expected)
+
+
+def test_the_flushing_thread_outlives_a_flush_that_fails(drift_model, caplog):
+    """A few students with a category the reference lacks (only a caller bypassing
+    validation could hand one over): that flush is lost and logged without the value,
+    and the thread goes on flushing."""
+    reference = DriftReference.from_metadata(drift_model.metadata)
+    counts = DriftCounts(drift_model.version, reference, flush_seconds=0.01)
+    bad = draw_students(drift_model.metadata, 2, seed=51)
+    bad["race_ethnicity"] = ["group Z", "group Z"]
+    failed = "drift counts not written this time; counting goes on"
+    deadline = time.monotonic() + 5
+    try:
+        for times in (1, 2):  # the second failure is the same thread's next flush
+            counts.record(bad, 2)
+            while caplog.text.count(failed) < times and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert caplog.text.count(failed) == times
+    finally:
+        counts._stop.set()  # this test's thread flushes a hundred times a second
+    assert "group Z" not in caplog.text
+    counts.record(draw_students(drift_model.metadata, 30, seed=52), 30)
+    assert counts.totals()[0].sum() == 30 * len(reference.fields)
 
 
 def test_single_students_are_counted_too(drift_client, drift_model):
