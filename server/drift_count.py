@@ -44,14 +44,12 @@ class CohortCounter:
         self._numeric = [
             (f, offsets[i]) for i, f in enumerate(reference.fields) if not f.categories
         ]
+        # Each category's code, from its text or its code: one request's categories may
+        # come as text (scripts), another's as codes (the parsers).
         self._code_of = {
-            f.name: {c: i for i, c in enumerate(f.categories)}
+            f.name: {c: i for i, c in enumerate(f.categories)} | {i: i for i in range(f.size)}
             for f in reference.fields
             if f.categories
-        }
-        # Text or code to code: one request's categories may come as text, another's as codes.
-        self._either_to_code = {
-            name: codes | {i: i for i in codes.values()} for name, codes in self._code_of.items()
         }
         self._edges = {f.name: f.edges.tolist() for f, _ in self._numeric}
         self._size = offsets[-1]
@@ -62,8 +60,10 @@ class CohortCounter:
         for field in reference.fields:
             parts = _whole_parts(field)
             if field.categories:
-                kind = self._two if field.size == 2 else self._several
-                kind.append((field.name, at, field.size))
+                if field.size == 2:
+                    self._two.append((field.name, at))
+                else:
+                    self._several.append((field.name, at, field.size))
             elif parts is None:
                 self._binned.append((field, at))
             else:
@@ -97,7 +97,7 @@ class CohortCounter:
 
     def tally(self, columns: Mapping[str, Sequence], size: int, into: np.ndarray) -> None:
         """Add a batch of more than a few students to a tally (`tally_size` int64)."""
-        for name, at, _ in self._two:
+        for name, at in self._two:
             ones = np.count_nonzero(self._codes(name, columns[name]))  # the second's students
             into[at] += size - ones
             into[at + 1] += ones
@@ -127,7 +127,7 @@ class CohortCounter:
         joined = {}
         for name, _ in self._categorical:
             values = chain.from_iterable(b[name] for b in batches)
-            joined[name] = np.fromiter(map(self._either_to_code[name].__getitem__, values), np.intp)
+            joined[name] = np.fromiter(map(self._code_of[name].__getitem__, values), np.intp)
         for field, _ in self._numeric:
             scores = chain.from_iterable(b[field.name] for b in batches)
             joined[field.name] = np.fromiter(scores, np.float64)

@@ -106,10 +106,11 @@ def test_small_and_large_batches_count_alike(counter, metadata, rows):
     np.testing.assert_array_equal(counter.count(columns, rows), by_student)
 
 
-def with_edges(metadata: dict, field: str, edges: list[float]) -> DriftReference:
+def with_edges(metadata: dict, edges: list[float], *names: str) -> DriftReference:
+    """The reference with these score fields' bins at `edges`, all of equal share."""
     recorded = metadata["drift_reference"]
     shares = [1 / (len(edges) + 1)] * (len(edges) + 1)
-    fields = {**recorded["fields"], field: {"edges": edges, "shares": shares}}
+    fields = {**recorded["fields"], **{name: {"edges": edges, "shares": shares} for name in names}}
     return DriftReference.from_metadata(
         {**metadata, "drift_reference": {**recorded, "fields": fields}}
     )
@@ -120,7 +121,7 @@ def test_scores_on_and_beside_each_edge_fall_in_the_bin_a_plain_count_gives(meta
     on an edge and the float32 neighbours either side, for whole edges and for edges
     that float32 cannot hold (a float32 comparison would misplace some)."""
     edges = metadata["drift_reference"]["fields"]["reading_score"]["edges"]
-    reference = with_edges(metadata, "reading_score", [e + 0.3 for e in edges])
+    reference = with_edges(metadata, [e + 0.3 for e in edges], "reading_score")
     fields = [f for f in reference.fields if not f.categories]
     near = [np.float32(e) for f in fields for e in f.edges] + [np.float32(0), np.float32(100)]
     scores = np.array(
@@ -152,17 +153,6 @@ def plain_counts(reference: DriftReference, columns: dict) -> np.ndarray:
     return np.concatenate(cells)
 
 
-def with_score_edges(metadata: dict, edges: list[float]) -> DriftReference:
-    recorded = metadata["drift_reference"]
-    shares = [1 / (len(edges) + 1)] * (len(edges) + 1)
-    fields = dict(recorded["fields"])
-    for name in ("reading_score", "writing_score"):
-        fields[name] = {"kind": "numeric", "edges": edges, "shares": shares}
-    return DriftReference.from_metadata(
-        {**metadata, "drift_reference": {**recorded, "fields": fields}}
-    )
-
-
 @pytest.mark.parametrize(
     "edges",
     [
@@ -173,7 +163,7 @@ def with_score_edges(metadata: dict, edges: list[float]) -> DriftReference:
 def test_decimal_scores_count_as_a_plain_count_whatever_the_edges(metadata, edges):
     """Scores with decimals either side of each edge and on it, as float32 (the model's)
     and as float64 (a few students, or scripts)."""
-    reference = with_score_edges(metadata, edges)
+    reference = with_edges(metadata, edges, "reading_score", "writing_score")
     near = [e + d for e in edges for d in (-0.75, -0.5, -1e-4, 0.0, 1e-4, 0.5)]
     scores = np.clip(near + [0.0, 0.25, 99.99, 100.0], 0, 100)
     columns = draw_students(metadata, len(scores), seed=24)
@@ -191,7 +181,7 @@ def test_decimal_scores_count_as_a_plain_count_whatever_the_edges(metadata, edge
 def test_a_score_above_its_range_counts_in_the_top_bin(metadata):
     """Validation keeps scores in range; were one to slip through, it is still counted
     where a plain count puts it, not lost or raised on."""
-    reference = with_score_edges(metadata, [50.0, 90.0])
+    reference = with_edges(metadata, [50.0, 90.0], "reading_score", "writing_score")
     columns = draw_students(metadata, 40, seed=25)
     columns["reading_score"] = [*columns["reading_score"][:-2], 100.5, 250.0]
     counts = CohortCounter(reference).count(columns, 40)
@@ -210,7 +200,7 @@ def test_tallies_added_up_read_as_one_count_of_all_their_students(counter, metad
 
 
 def test_a_score_without_edges_counts_everyone_in_its_one_bin(metadata):
-    reference = with_edges(metadata, "reading_score", [])
+    reference = with_edges(metadata, [], "reading_score")
     columns = draw_students(metadata, 40, seed=23)
     counts = CohortCounter(reference).count(columns, 40)
     offset = reference.offsets[[f.name for f in reference.fields].index("reading_score")]
