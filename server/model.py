@@ -42,7 +42,7 @@ class ServedModel:
     def scores(self, columns: Mapping[str, Sequence]) -> np.ndarray:
         """Math scores for validated columns, in order, rounded to hundredths as
         `hundredths` rounds them, as one array: for callers that format them whole."""
-        return np.rint(self._raw(columns) * 100) / 100
+        return in_cents(self._raw(columns)) / 100
 
     def predict(self, columns: Mapping[str, Sequence], options: msgspec.Struct | None) -> Scored:
         """The scores, with the interval and the contributions `options` (of the
@@ -85,8 +85,13 @@ def hundredths(values: np.ndarray) -> tuple[list[float], np.ndarray | None]:
     numpy's per-call cost is most of a one-student answer's rounding."""
     if len(values) <= FEW_STUDENTS:
         return [round(value * 100) / 100 for value in values.tolist()], None
-    cents = np.rint(values * 100)
+    cents = in_cents(values)
     return (cents / 100).tolist(), cents
+
+
+def in_cents(values: np.ndarray) -> np.ndarray:
+    """The values as whole hundredths, rounded half to even as np.round rounds."""
+    return np.rint(values * 100)
 
 
 def _points_summing_to(points: dict[str, np.ndarray], totals: np.ndarray) -> dict:
@@ -98,7 +103,7 @@ def _points_summing_to(points: dict[str, np.ndarray], totals: np.ndarray) -> dic
         return {}
     cents = np.column_stack([points[n] for n in names]) * 100  # students x features
     floor = np.floor(cents)
-    missing = np.rint(totals * 100).astype(np.int64) - floor.sum(axis=1).astype(np.int64)
+    missing = in_cents(totals).astype(np.int64) - floor.sum(axis=1).astype(np.int64)
     each, extra = np.divmod(missing, len(names))
     # rank[i, j]: feature j's place among student i's remainders, largest first
     rank = np.argsort(np.argsort(floor - cents, axis=1, kind="stable"), axis=1)
